@@ -1,0 +1,12 @@
+module github.com/quantum-safe-proxy/quantum-safe-proxy
+
+go 1.27
+
+toolchain go1.27.4
+
+require (
+	github.com/cloudflare/circl v1.6.5
+	github.com/google/renameio/v2 v2.0.2
+)
+
+require golang.org/x/sys v0.47.0 // indirect

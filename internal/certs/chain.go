@@ -1,0 +1,122 @@
+package certs
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Chain is a served certificate chain with its private key, loaded and
+// checked: the key matches the leaf, and the certificates follow each
+// other from leaf towards the root.
+type Chain struct {
+	CertPath, KeyPath string
+	// TLS holds the whole chain (leaf first, then intermediates as they
+	// appear in the file) and the key; its Leaf is set.
+	TLS tls.Certificate
+	// Form is how an ML-DSA key was stored; empty for other keys.
+	Form KeyForm
+}
+
+// Leaf returns the chain's first certificate.
+func (c *Chain) Leaf() *x509.Certificate { return c.TLS.Leaf }
+
+// Algorithm names the leaf's key, e.g. "ML-DSA-65".
+func (c *Chain) Algorithm() string { return Algorithm(c.TLS.Leaf.PublicKey) }
+
+// LoadChain reads a PEM certificate chain (leaf first) and its private key.
+func LoadChain(certPath, keyPath string) (*Chain, error) {
+	certs, err := LoadCertificates(certPath)
+	if err != nil {
+		return nil, err
+	}
+	key, form, err := LoadKey(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	leaf := certs[0]
+	if !publicKeysEqual(key.Public(), leaf.PublicKey) {
+		return nil, fmt.Errorf("%s does not match %s: the key is %s, the certificate's key is %s; pair each certificate with the key it was issued for",
+			keyPath, certPath, Algorithm(key.Public()), Algorithm(leaf.PublicKey))
+	}
+	for i := 0; i+1 < len(certs); i++ {
+		if err := certs[i].CheckSignatureFrom(certs[i+1]); err != nil {
+			return nil, fmt.Errorf("%s: certificate %d (%s) is not signed by certificate %d (%s); list the leaf first, then each issuer in turn",
+				certPath, i+1, certs[i].Subject, i+2, certs[i+1].Subject)
+		}
+	}
+	c := &Chain{CertPath: certPath, KeyPath: keyPath, Form: form}
+	c.TLS.PrivateKey = key
+	c.TLS.Leaf = leaf
+	for _, cert := range certs {
+		c.TLS.Certificate = append(c.TLS.Certificate, cert.Raw)
+	}
+	return c, nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}
+
+// LoadCertificates reads every CERTIFICATE block of a PEM file.
+func LoadCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			n--
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %v", path, n, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+	}
+	return out, nil
+}
+
+// LoadPool reads a CA bundle; it may mix ML-DSA, ECDSA and RSA roots.
+func LoadPool(path string) (*x509.CertPool, []*x509.Certificate, error) {
+	certs, err := LoadCertificates(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, certs, nil
+}
+
+// ErrExpired is wrapped by Validity when a certificate is outside its
+// validity period.
+var ErrExpired = errors.New("certificate is not valid now")
+
+// Validity reports whether c is valid at now.
+func Validity(c *x509.Certificate, now time.Time) error {
+	switch {
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("%w: not valid before %s", ErrExpired, c.NotBefore.UTC().Format(time.RFC3339))
+	case now.After(c.NotAfter):
+		return fmt.Errorf("%w: expired %s", ErrExpired, c.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
