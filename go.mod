@@ -7,6 +7,10 @@ toolchain go1.27.4
 require (
 	github.com/cloudflare/circl v1.6.5
 	github.com/google/renameio/v2 v2.0.2
+	github.com/hashicorp/go-multierror v1.1.1
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require (
+	github.com/hashicorp/errwrap v1.0.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)

@@ -1,0 +1,133 @@
+// Package config is the reference for quantum-safe-proxy's configuration:
+// every setting of [Config] is documented on its field, with its JSON key,
+// command-line flag and environment variable. Settings come from defaults,
+// then a JSON file (--config-file), then QUANTUM_SAFE_PROXY_* variables
+// (with --from-env), then flags; later sources win. The names are those of
+// the Rust Quantum Safe Proxy, so its users' files, scripts and units keep
+// working. Only this package knows the file format.
+package config
+
+import (
+	"time"
+)
+
+// ClientCertMode says whether clients must present a certificate.
+type ClientCertMode string
+
+const (
+	ClientCertRequired ClientCertMode = "required" // refuse clients without a certificate the CA file vouches for
+	ClientCertOptional ClientCertMode = "optional" // verify a certificate if one is presented
+	ClientCertNone     ClientCertMode = "none"     // do not ask for one
+)
+
+// PQCMode is the post-quantum policy.
+type PQCMode string
+
+const (
+	// PQCHybrid prefers hybrid post-quantum key exchange (X25519MLKEM768,
+	// SecP256r1MLKEM768, SecP384r1MLKEM1024) and still serves clients
+	// without it classically.
+	PQCHybrid PQCMode = "hybrid"
+	// PQCStrict accepts only hybrid post-quantum key exchange over TLS 1.3
+	// and, when client certificates are checked, only ML-DSA client keys.
+	PQCStrict PQCMode = "strict"
+	// PQCClassical turns post-quantum key exchange off (for comparison only).
+	PQCClassical PQCMode = "classical"
+)
+
+// CertPair is one served chain: a PEM file holding the leaf and its
+// intermediates, and the PEM private key of the leaf.
+type CertPair struct {
+	CertPath string `json:"cert_path"`
+	KeyPath  string `json:"key_path"`
+	// ServerNames, when set, binds the chain to these SNI names: it is
+	// served only to clients asking for one of them (exact, or "*.example.com").
+	ServerNames []string `json:"server_names,omitempty"`
+}
+
+// Config is the whole configuration. The zero value is not valid; start
+// from [Default].
+type Config struct {
+	// Listen is the TCP address to accept TLS on when systemd passes no
+	// socket. JSON listen, --listen, QUANTUM_SAFE_PROXY_LISTEN. Default 0.0.0.0:8443.
+	Listen string
+	// Target is the backend: "host:port" or "unix:/path", resolved for every
+	// connection. It must be loopback or a unix socket unless UnsafeTarget.
+	// JSON target, --target, QUANTUM_SAFE_PROXY_TARGET. Default 127.0.0.1:6000.
+	Target string
+	// Certificates are the served chains in order of preference: each
+	// client gets the first chain it supports (and whose ServerNames, if
+	// any, match its SNI). JSON cert_path + key_path and/or certificates;
+	// --cert/--key (repeatable, in pairs); QUANTUM_SAFE_PROXY_CERT/_KEY.
+	Certificates []CertPair
+	// CACertPath is a PEM bundle of the roots client certificates must
+	// chain to; it may mix ML-DSA and ECDSA roots. Needed unless
+	// ClientCertMode is none. JSON ca_cert_path, --ca-cert, QUANTUM_SAFE_PROXY_CA_CERT.
+	CACertPath string
+	// ClientCertMode: required, optional or none. JSON client_cert_mode,
+	// --client-cert-mode, QUANTUM_SAFE_PROXY_CLIENT_CERT_MODE. Default none.
+	ClientCertMode ClientCertMode
+	// PQCMode: hybrid, strict or classical. JSON pqc_mode, --pqc-mode,
+	// QUANTUM_SAFE_PROXY_PQC_MODE. Default hybrid. The Rust project's
+	// hybrid_mode (--hybrid-mode, QUANTUM_SAFE_PROXY_HYBRID_MODE) maps onto
+	// it: true is hybrid, false is classical; set together, they must agree.
+	PQCMode PQCMode
+	// MinTLSVersion is "1.2" or "1.3". TLS 1.2 clients are always served
+	// classically; strict mode needs 1.3. JSON min_tls_version,
+	// --min-tls-version. Default 1.2 (1.3 in strict mode).
+	MinTLSVersion string
+	// LogLevel: error, warn, info, debug (trace is accepted as debug).
+	// JSON log_level, --log-level, QUANTUM_SAFE_PROXY_LOG_LEVEL. Default info.
+	LogLevel string
+	// LogFormat: text or json, for stderr. JSON log_format, --log-format. Default text.
+	LogFormat string
+	// Environment is the Rust project's deployment label (production,
+	// development, testing); it is logged at start and changes nothing.
+	// JSON environment, QUANTUM_SAFE_PROXY_ENVIRONMENT.
+	Environment string
+	// HandshakeTimeout bounds the TLS handshake, which finishes before the
+	// backend is dialed. JSON handshake_timeout ("10s" or seconds),
+	// --handshake-timeout. Default 10s.
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds connecting to the backend. JSON dial_timeout,
+	// --dial-timeout. Default 5s.
+	DialTimeout time.Duration
+	// IdleTimeout closes a connection after no bytes moved either way for
+	// this long; 0 means never. JSON idle_timeout, --idle-timeout. Default 0.
+	IdleTimeout time.Duration
+	// CloseTimeout is how long a half-closed connection may wait for the
+	// other direction to finish. JSON close_timeout, --close-timeout. Default 60s.
+	CloseTimeout time.Duration
+	// DrainTimeout is how long open connections may run on after SIGTERM.
+	// JSON drain_timeout, --drain-timeout. Default 30s.
+	DrainTimeout time.Duration
+	// MaxConnections caps concurrent connections; further clients wait in
+	// the kernel's accept backlog. 0 means no cap. JSON max_connections,
+	// --max-connections. Default 10000.
+	MaxConnections int
+	// UnsafeTarget allows a backend that is not loopback or a unix socket:
+	// the bytes then cross a network in the clear. JSON unsafe_target,
+	// --unsafe-target. Default false.
+	UnsafeTarget bool
+
+	// hybridMode is the Rust project's hybrid_mode when it was set; it is
+	// folded into PQCMode by validation.
+	hybridMode *bool
+}
+
+// Default returns the defaults, those of the Rust project where it has one.
+func Default() *Config {
+	return &Config{
+		Listen:           "0.0.0.0:8443",
+		Target:           "127.0.0.1:6000",
+		ClientCertMode:   ClientCertNone,
+		PQCMode:          PQCHybrid,
+		LogLevel:         "info",
+		LogFormat:        "text",
+		HandshakeTimeout: 10 * time.Second,
+		DialTimeout:      5 * time.Second,
+		CloseTimeout:     60 * time.Second,
+		DrainTimeout:     30 * time.Second,
+		MaxConnections:   10000,
+	}
+}

@@ -1,0 +1,156 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var good = []string{"--cert", "s.crt", "--key", "s.key"}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:8443" || c.Target != "127.0.0.1:6000" || c.PQCMode != PQCHybrid ||
+		c.ClientCertMode != ClientCertNone || c.HandshakeTimeout != 10*time.Second || c.MinTLSVersion != "1.2" {
+		t.Errorf("unexpected defaults: %+v", c)
+	}
+}
+
+// Precedence: defaults < file < environment < flags.
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "config.json", `{
+		"listen": "127.0.0.1:1111", "target": "127.0.0.1:2222", "log_level": "debug",
+		"cert_path": "file.crt", "key_path": "file.key", "handshake_timeout": 3,
+		"certificates": [{"cert_path": "b.crt", "key_path": "b.key", "server_names": ["b.example"]}]
+	}`)
+	env := []string{"QUANTUM_SAFE_PROXY_TARGET=127.0.0.1:3333", "QUANTUM_SAFE_PROXY_LOG_LEVEL=warn", "PATH=/bin"}
+	c, err := Load([]string{"--config-file", file, "--from-env", "--log-level", "error"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:1111" || c.Target != "127.0.0.1:3333" || c.LogLevel != "error" || c.HandshakeTimeout != 3*time.Second {
+		t.Errorf("got listen %s target %s log %s hs %v", c.Listen, c.Target, c.LogLevel, c.HandshakeTimeout)
+	}
+	want := []CertPair{{CertPath: "file.crt", KeyPath: "file.key"}, {CertPath: "b.crt", KeyPath: "b.key", ServerNames: []string{"b.example"}}}
+	if !reflect.DeepEqual(c.Certificates, want) {
+		t.Errorf("certificates = %+v", c.Certificates)
+	}
+	// Environment is ignored without --from-env.
+	c, err = Load([]string{"--config-file", file}, env)
+	if err != nil || c.Target != "127.0.0.1:2222" {
+		t.Errorf("without --from-env: target %v, err %v", c, err)
+	}
+	// Flags replace the certificate list as a whole.
+	c, _ = Load([]string{"--config-file", file, "--cert", "x.crt", "--key", "x.key", "--cert", "y.crt", "--key", "y.key"}, nil)
+	if len(c.Certificates) != 2 || c.Certificates[1].CertPath != "y.crt" {
+		t.Errorf("flags: %+v", c.Certificates)
+	}
+}
+
+func TestHybridModeMapping(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want PQCMode
+	}{
+		{[]string{"--hybrid-mode"}, PQCHybrid},
+		{[]string{"--hybrid-mode=false"}, PQCClassical},
+		{[]string{"--hybrid-mode=true", "--pqc-mode", "strict"}, PQCStrict},
+	} {
+		c, err := Load(append(tc.args, good...), nil)
+		if err != nil || c.PQCMode != tc.want {
+			t.Errorf("%v: %v %v, want %s", tc.args, c, err, tc.want)
+		}
+	}
+	c, _ := Load(append([]string{"--pqc-mode", "strict"}, good...), nil)
+	if c.MinTLSVersion != "1.3" {
+		t.Errorf("strict: min TLS %s, want 1.3", c.MinTLSVersion)
+	}
+}
+
+// Every case starts from a good configuration and breaks one thing; the
+// message is what the operator reads.
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string // JSON, written to config.json when set
+		args []string
+		env  []string
+		want string
+	}{
+		{name: "typo in client_cert_mode", file: `{"client_cert_mode": "requierd", "ca_cert_path": "ca.crt"}`,
+			want: `config.json: client_cert_mode: "requierd" is not one of required, optional, none`},
+		{name: "unknown key", file: `{"targt": "127.0.0.1:1"}`, want: `config.json: targt: unknown key; did you mean "target"?`},
+		{name: "bad JSON", file: "{\n\"listen\": ,\n}", want: `config.json: line 2: invalid JSON: invalid character ',' looking for beginning of value`},
+		{name: "wrong type", file: `{"listen": ["a"]}`, want: `config.json: listen: must be a string, number or boolean, not ["a"]`},
+		{name: "half a pair", file: `{"cert_path": "a.crt"}`, want: `config.json: cert_path is set but key_path is not; add "key_path"`},
+		{name: "bad duration", args: []string{"--handshake-timeout", "soon"}, want: `--handshake-timeout: "soon" is not a duration (write e.g. 10s, 2m, or a number of seconds)`},
+		{name: "unknown flag", args: []string{"--listne", "x"}, want: `--listne: unknown flag; see quantum-safe-proxy --help`},
+		{name: "unpaired flags", args: []string{"--cert", "b.crt"}, want: `--cert/--key: 2 certificates and 1 keys; give them in pairs, --cert A --key A.key --cert B --key B.key`},
+		{name: "remote target", args: []string{"--target", "10.0.0.5:80"},
+			want: `--target: "10.0.0.5:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`},
+		{name: "relative unix", args: []string{"--target", "unix:app.sock"}, want: `--target: "unix:app.sock": a unix socket target needs an absolute path, e.g. unix:/run/app.sock`},
+		{name: "mode without CA", args: []string{"--client-cert-mode", "required"},
+			want: `--client-cert-mode: "required" needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none`},
+		{name: "strict with TLS 1.2", args: []string{"--pqc-mode", "strict", "--min-tls-version", "1.2"},
+			want: `--min-tls-version: 1.2 cannot be used with pqc_mode strict: TLS 1.2 has no post-quantum key exchange; use 1.3`},
+		{name: "hybrid_mode disagrees", args: []string{"--hybrid-mode=false", "--pqc-mode", "strict"},
+			want: `--hybrid-mode and --pqc-mode disagree: hybrid_mode false means pqc_mode classical; drop hybrid_mode, pqc_mode replaces it`},
+		{name: "unknown env", args: []string{"--from-env"}, env: []string{"QUANTUM_SAFE_PROXY_TARGTE=x"},
+			want: `QUANTUM_SAFE_PROXY_TARGTE: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names`},
+		{name: "bad env value", args: []string{"--from-env"}, env: []string{"QUANTUM_SAFE_PROXY_PQC_MODE=pq"},
+			want: `QUANTUM_SAFE_PROXY_PQC_MODE: "pq" is not one of hybrid, strict, classical`},
+		{name: "stray argument", args: []string{"serve"}, want: `unexpected argument "serve"; settings are given as --name value`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{}, good...)
+			if tc.file != "" {
+				dir := t.TempDir()
+				p := filepath.Join(dir, "config.json")
+				os.WriteFile(p, []byte(tc.file), 0o600)
+				t.Chdir(dir)
+				args = append(args, "--config-file", "config.json")
+			}
+			_, err := Load(append(args, tc.args...), tc.env)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error:\n got %s\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// All problems are reported at once, one per line.
+func TestEveryProblemAtOnce(t *testing.T) {
+	_, err := Load([]string{"--pqc-mode", "pq", "--log-level", "loud", "--target", "example.com:80"}, nil)
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d problems, want 4:\n%s", len(lines), err)
+	}
+}
+
+func TestUsageListsEveryFlag(t *testing.T) {
+	var b strings.Builder
+	Usage(&b)
+	for _, o := range options {
+		if o.flag != "" && !strings.Contains(b.String(), "--"+o.flag) {
+			t.Errorf("usage lacks --%s", o.flag)
+		}
+	}
+}

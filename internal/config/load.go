@@ -1,0 +1,349 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// ErrHelp is returned by [Load] when --help was asked for.
+var ErrHelp = flag.ErrHelp
+
+// Error is a configuration problem; [Load] returns every one it finds,
+// wrapped in a *multierror.Error. The command exits 78 (EX_CONFIG) on them.
+type Error struct{ Problems []error }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// loader gathers settings from every source and remembers, for each JSON
+// key, where its value last came from, so that errors can name it.
+type loader struct {
+	cfg      *Config
+	src      map[string]string
+	problems *multierror.Error
+}
+
+func (l *loader) fail(format string, args ...any) {
+	l.problems = multierror.Append(l.problems, fmt.Errorf(format, args...))
+}
+
+// label names where key's value came from: "config.json: client_cert_mode",
+// "--client-cert-mode" or "QUANTUM_SAFE_PROXY_CLIENT_CERT_MODE".
+func (l *loader) label(key string) string {
+	if s, ok := l.src[key]; ok {
+		return s
+	}
+	return key
+}
+
+func (l *loader) apply(o *option, value, source string) {
+	l.src[o.key] = source
+	if err := o.set(l.cfg, value); err != nil {
+		l.fail("%s: %v", source, err)
+	}
+}
+
+// Load builds the configuration from command-line arguments (without the
+// program name) and the environment (as os.Environ returns it).
+// It returns every problem at once, gathered with go-multierror, as an *[Error].
+func Load(args []string, environ []string) (*Config, error) {
+	l := &loader{cfg: Default(), src: map[string]string{}}
+	fs, parsed := newFlagSet(l)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, ErrHelp
+		}
+		return nil, &Error{Problems: []error{flagError(err)}}
+	}
+	if fs.NArg() > 0 {
+		return nil, &Error{Problems: []error{fmt.Errorf("unexpected argument %q; settings are given as --name value", fs.Arg(0))}}
+	}
+	if parsed.configFile != "" {
+		l.loadFile(parsed.configFile)
+	}
+	if parsed.fromEnv {
+		l.loadEnv(environ)
+	}
+	for _, f := range parsed.flags {
+		l.apply(f.opt, f.value, "--"+f.opt.flag)
+	}
+	l.flagCertificates(parsed.certs, parsed.keys)
+	l.validate()
+	if l.problems != nil {
+		return nil, &Error{Problems: l.problems.Errors}
+	}
+	return l.cfg, nil
+}
+
+type flagValue struct {
+	opt   *option
+	value string
+}
+
+type parsedFlags struct {
+	configFile  string
+	fromEnv     bool
+	flags       []flagValue
+	certs, keys []string
+}
+
+// newFlagSet records flags in order; they are applied after the file and
+// the environment, which they override.
+func newFlagSet(l *loader) (*flag.FlagSet, *parsedFlags) {
+	p := &parsedFlags{}
+	fs := flag.NewFlagSet("quantum-safe-proxy", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&p.configFile, "config-file", "", "")
+	fs.BoolVar(&p.fromEnv, "from-env", false, "")
+	fs.Func("cert", "", func(v string) error { p.certs = append(p.certs, v); return nil })
+	fs.Func("key", "", func(v string) error { p.keys = append(p.keys, v); return nil })
+	for i := range options {
+		o := &options[i]
+		if o.flag == "" {
+			continue
+		}
+		record := func(v string) error { p.flags = append(p.flags, flagValue{o, v}); return nil }
+		if o.arg == "" {
+			fs.BoolFunc(o.flag, "", record)
+		} else {
+			fs.Func(o.flag, "", record)
+		}
+	}
+	return fs, p
+}
+
+func flagError(err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Errorf("--%s: unknown flag; see quantum-safe-proxy --help", name)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Errorf("--%s: needs a value", name)
+	}
+	return errors.New(msg)
+}
+
+func (l *loader) flagCertificates(certs, keys []string) {
+	if len(certs) == 0 && len(keys) == 0 {
+		return
+	}
+	l.src["certificates"] = "--cert"
+	if len(certs) != len(keys) {
+		l.fail("--cert/--key: %d certificates and %d keys; give them in pairs, --cert A --key A.key --cert B --key B.key", len(certs), len(keys))
+		return
+	}
+	l.cfg.Certificates = nil
+	for i := range certs {
+		l.cfg.Certificates = append(l.cfg.Certificates, CertPair{CertPath: certs[i], KeyPath: keys[i]})
+	}
+}
+
+func (l *loader) loadEnv(environ []string) {
+	byEnv := map[string]*option{}
+	for i := range options {
+		if options[i].env != "" {
+			byEnv[EnvPrefix+options[i].env] = &options[i]
+		}
+	}
+	var cert, key string
+	var names []string
+	vals := map[string]string{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) {
+			names = append(names, name)
+			vals[name] = value
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		value := vals[name]
+		switch name {
+		case EnvPrefix + "CERT":
+			cert = value
+		case EnvPrefix + "KEY":
+			key = value
+		default:
+			if o := byEnv[name]; o != nil {
+				l.apply(o, value, name)
+			} else {
+				l.fail("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", name)
+			}
+		}
+	}
+	switch {
+	case cert != "" && key != "":
+		l.cfg.Certificates = []CertPair{{CertPath: cert, KeyPath: key}}
+		l.src["certificates"] = EnvPrefix + "CERT"
+	case cert != "" || key != "":
+		l.fail("%sCERT and %sKEY: set both or neither", EnvPrefix, EnvPrefix)
+	}
+}
+
+// fileSchema is the JSON file: every key of [options] plus the certificates.
+type fileCerts struct {
+	CertPath     *string    `json:"cert_path"`
+	KeyPath      *string    `json:"key_path"`
+	Certificates []CertPair `json:"certificates"`
+}
+
+func (l *loader) loadFile(path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		l.fail("%s: cannot read the config file: %v", path, unwrapPathError(err))
+		return
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		l.fail("%s: %s", path, describeJSONError(data, err))
+		return
+	}
+	byKey := map[string]*option{}
+	for i := range options {
+		byKey[options[i].key] = &options[i]
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var certs fileCerts
+	for _, k := range keys {
+		v := raw[k]
+		switch k {
+		case "cert_path", "key_path", "certificates":
+			dec := json.NewDecoder(bytes.NewReader([]byte(`{"` + k + `":` + string(v) + `}`)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&certs); err != nil {
+				l.fail("%s: %s: %s", path, k, strings.TrimPrefix(err.Error(), "json: "))
+			}
+			continue
+		}
+		o := byKey[k]
+		if o == nil {
+			l.fail("%s: %s: unknown key%s", path, k, suggest(k, byKey))
+			continue
+		}
+		s, err := scalar(v)
+		if err != nil {
+			l.fail("%s: %s: %v", path, k, err)
+			continue
+		}
+		l.apply(o, s, path+": "+k)
+	}
+	l.fileCertificates(path, certs)
+}
+
+func (l *loader) fileCertificates(path string, fc fileCerts) {
+	var list []CertPair
+	switch {
+	case fc.CertPath != nil && fc.KeyPath != nil:
+		list = append(list, CertPair{CertPath: *fc.CertPath, KeyPath: *fc.KeyPath})
+	case fc.CertPath != nil:
+		l.fail("%s: cert_path is set but key_path is not; add \"key_path\"", path)
+	case fc.KeyPath != nil:
+		l.fail("%s: key_path is set but cert_path is not; add \"cert_path\"", path)
+	}
+	for i, c := range fc.Certificates {
+		if c.CertPath == "" || c.KeyPath == "" {
+			l.fail("%s: certificates[%d]: needs both cert_path and key_path", path, i)
+			continue
+		}
+		list = append(list, c)
+	}
+	if len(list) > 0 {
+		l.cfg.Certificates = list
+		l.src["certificates"] = path + ": certificates"
+	}
+}
+
+// scalar turns a JSON string, number or boolean into the text a flag would carry.
+func scalar(v json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err == nil {
+		return s, nil
+	}
+	var x any
+	if err := json.Unmarshal(v, &x); err != nil {
+		return "", err
+	}
+	switch x.(type) {
+	case bool, float64:
+		return string(bytes.TrimSpace(v)), nil
+	}
+	return "", fmt.Errorf("must be a string, number or boolean, not %s", bytes.TrimSpace(v))
+}
+
+func describeJSONError(data []byte, err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		line := 1 + bytes.Count(data[:min(int(syn.Offset), len(data))], []byte("\n"))
+		return fmt.Sprintf("line %d: invalid JSON: %v", line, syn)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return "the file must hold one JSON object of settings"
+	}
+	return "invalid JSON: " + err.Error()
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// suggest proposes the known key closest to a misspelt one.
+func suggest(k string, known map[string]*option) string {
+	best, bestD := "", 3
+	for name := range known {
+		if d := editDistance(k, name); d < bestD || (d == bestD && name < best) {
+			best, bestD = name, d
+		}
+	}
+	for _, name := range []string{"cert_path", "key_path", "certificates"} {
+		if d := editDistance(k, name); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	if best == "" {
+		return "; see the configuration reference in README.md"
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// option is one setting as it appears in each source. Flags, environment
+// variables, the JSON schema and the usage text all come from [options],
+// so they cannot drift apart.
+type option struct {
+	key   string // JSON key
+	flag  string // without dashes; "" if none
+	env   string // without the QUANTUM_SAFE_PROXY_ prefix; "" if none
+	arg   string // placeholder in usage, "" for a boolean
+	usage string
+	set   func(c *Config, v string) error
+}
+
+// EnvPrefix starts every environment variable the proxy reads.
+const EnvPrefix = "QUANTUM_SAFE_PROXY_"
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	// Plain numbers are seconds, as in the Rust project's files.
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (write e.g. 10s, 2m, or a number of seconds)", v)
+	}
+	return d, nil
+}
+
+func durationSetter(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := parseDuration(v)
+		*field(c) = d
+		return err
+	}
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", v)
+	}
+	return b, nil
+}
+
+// options lists every setting except the certificate list, which has its
+// own rules (pairs, several of them).
+var options = []option{
+	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept TLS on when systemd passes no socket (default 0.0.0.0:8443)",
+		set: func(c *Config, v string) error { c.Listen = v; return nil }},
+	{key: "target", flag: "target", env: "TARGET", arg: "ADDR", usage: "backend: host:port or unix:/path; loopback only unless --unsafe-target (default 127.0.0.1:6000)",
+		set: func(c *Config, v string) error { c.Target = v; return nil }},
+	{key: "ca_cert_path", flag: "ca-cert", env: "CA_CERT", arg: "FILE", usage: "PEM roots that client certificates must chain to (ML-DSA and ECDSA may mix)",
+		set: func(c *Config, v string) error { c.CACertPath = v; return nil }},
+	{key: "client_cert_mode", flag: "client-cert-mode", env: "CLIENT_CERT_MODE", arg: "MODE", usage: "required, optional or none (default none)",
+		set: func(c *Config, v string) error {
+			c.ClientCertMode = ClientCertMode(v)
+			return oneOf(v, "required", "optional", "none")
+		}},
+	{key: "pqc_mode", flag: "pqc-mode", env: "PQC_MODE", arg: "MODE", usage: "hybrid (PQ preferred, legacy clients served), strict (PQ only) or classical (default hybrid)",
+		set: func(c *Config, v string) error {
+			c.PQCMode = PQCMode(v)
+			return oneOf(v, "hybrid", "strict", "classical")
+		}},
+	{key: "hybrid_mode", flag: "hybrid-mode", env: "HYBRID_MODE", usage: "Rust-compatible switch: true means --pqc-mode hybrid, false means classical",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.hybridMode = &b
+			return err
+		}},
+	{key: "min_tls_version", flag: "min-tls-version", env: "MIN_TLS_VERSION", arg: "VERSION", usage: "1.2 or 1.3 (default 1.2; strict mode needs 1.3)",
+		set: func(c *Config, v string) error { c.MinTLSVersion = v; return oneOf(v, "1.2", "1.3") }},
+	{key: "log_level", flag: "log-level", env: "LOG_LEVEL", arg: "LEVEL", usage: "error, warn, info, debug or trace (default info)",
+		set: func(c *Config, v string) error {
+			c.LogLevel = strings.ToLower(v)
+			return oneOf(c.LogLevel, "error", "warn", "info", "debug", "trace")
+		}},
+	{key: "log_format", flag: "log-format", env: "LOG_FORMAT", arg: "FORMAT", usage: "text or json, for logs on stderr (default text)",
+		set: func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
+	{key: "environment", env: "ENVIRONMENT", arg: "NAME", usage: "deployment label, logged at start",
+		set: func(c *Config, v string) error { c.Environment = v; return nil }},
+	{key: "handshake_timeout", flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", arg: "DURATION", usage: "limit on the TLS handshake (default 10s)",
+		set: durationSetter(func(c *Config) *time.Duration { return &c.HandshakeTimeout })},
+	{key: "dial_timeout", flag: "dial-timeout", env: "DIAL_TIMEOUT", arg: "DURATION", usage: "limit on connecting to the backend (default 5s)",
+		set: durationSetter(func(c *Config) *time.Duration { return &c.DialTimeout })},
+	{key: "idle_timeout", flag: "idle-timeout", env: "IDLE_TIMEOUT", arg: "DURATION", usage: "close connections idle this long both ways; 0 never (default 0)",
+		set: durationSetter(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{key: "close_timeout", flag: "close-timeout", env: "CLOSE_TIMEOUT", arg: "DURATION", usage: "how long a half-closed connection may wait for the other side (default 60s)",
+		set: durationSetter(func(c *Config) *time.Duration { return &c.CloseTimeout })},
+	{key: "drain_timeout", flag: "drain-timeout", env: "DRAIN_TIMEOUT", arg: "DURATION", usage: "how long connections may finish after SIGTERM (default 30s)",
+		set: durationSetter(func(c *Config) *time.Duration { return &c.DrainTimeout })},
+	{key: "max_connections", flag: "max-connections", env: "MAX_CONNECTIONS", arg: "N", usage: "cap on concurrent connections; more wait in the kernel backlog; 0 no cap (default 10000)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a whole number >= 0", v)
+			}
+			c.MaxConnections = n
+			return nil
+		}},
+	{key: "unsafe_target", flag: "unsafe-target", env: "UNSAFE_TARGET", usage: "allow a backend that is not loopback or a unix socket (plain text leaves the host)",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.UnsafeTarget = b
+			return err
+		}},
+}

@@ -1,0 +1,90 @@
+package config
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// validate checks what one setting alone cannot: consistency between
+// settings, addresses, and the mapping of hybrid_mode onto pqc_mode.
+func (l *loader) validate() {
+	c := l.cfg
+	l.checkListen()
+	l.checkTarget()
+	if _, given := l.src["certificates"]; !given && len(c.Certificates) == 0 {
+		l.fail("no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in the config file); `quantum-safe-proxy certs init` makes a development PKI")
+	}
+	for i, p := range c.Certificates {
+		for _, n := range p.ServerNames {
+			if n == "" || strings.ContainsAny(n, " /:") {
+				l.fail("%s[%d].server_names: %q is not a server name", l.label("certificates"), i, n)
+			}
+		}
+	}
+	if c.ClientCertMode != ClientCertNone && c.CACertPath == "" {
+		l.fail("%s: %q needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none",
+			l.label("client_cert_mode"), c.ClientCertMode)
+	}
+	if c.hybridMode != nil {
+		if _, explicit := l.src["pqc_mode"]; !explicit {
+			if *c.hybridMode {
+				c.PQCMode = PQCHybrid
+			} else {
+				c.PQCMode = PQCClassical
+			}
+		} else if *c.hybridMode != (c.PQCMode != PQCClassical) {
+			l.fail("%s and %s disagree: hybrid_mode %v means pqc_mode %s; drop hybrid_mode, pqc_mode replaces it",
+				l.label("hybrid_mode"), l.label("pqc_mode"), *c.hybridMode, map[bool]string{true: "hybrid", false: "classical"}[*c.hybridMode])
+		}
+	}
+	switch {
+	case c.MinTLSVersion == "" && c.PQCMode == PQCStrict:
+		c.MinTLSVersion = "1.3"
+	case c.MinTLSVersion == "":
+		c.MinTLSVersion = "1.2"
+	case c.MinTLSVersion == "1.2" && c.PQCMode == PQCStrict:
+		l.fail("%s: 1.2 cannot be used with pqc_mode strict: TLS 1.2 has no post-quantum key exchange; use 1.3", l.label("min_tls_version"))
+	}
+	if c.LogLevel == "trace" {
+		c.LogLevel = "debug"
+	}
+}
+
+func (l *loader) checkListen() {
+	_, port, err := net.SplitHostPort(l.cfg.Listen)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		l.fail("%s: %q is not host:port (e.g. 0.0.0.0:8443 or [::]:8443)", l.label("listen"), l.cfg.Listen)
+	}
+}
+
+// checkTarget keeps plain text on the host: the backend must be a unix
+// socket or loopback unless the operator opts in with unsafe_target.
+func (l *loader) checkTarget() {
+	t := l.cfg.Target
+	if path, ok := strings.CutPrefix(t, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			l.fail("%s: %q: a unix socket target needs an absolute path, e.g. unix:/run/app.sock", l.label("target"), t)
+		}
+		return
+	}
+	host, port, err := net.SplitHostPort(t)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil || host == "" {
+		l.fail("%s: %q is neither host:port nor unix:/path", l.label("target"), t)
+		return
+	}
+	if l.cfg.UnsafeTarget {
+		return
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && addr.IsLoopback() || host == "localhost" {
+		return
+	}
+	l.fail("%s: %q is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it", l.label("target"), t)
+}
