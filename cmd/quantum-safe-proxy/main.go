@@ -1,0 +1,168 @@
+// Command quantum-safe-proxy terminates hybrid post-quantum TLS 1.3
+// (X25519MLKEM768 key exchange, ML-DSA and ECDSA certificates, mutual TLS
+// when asked) and forwards plain TCP to a backend on the same host.
+//
+// The configuration reference is the documentation of package
+// internal/config and the README; `quantum-safe-proxy --help` lists every
+// flag with its JSON key and environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/daemon"
+)
+
+// version is stamped with -ldflags "-X main.version=..."; otherwise it
+// comes from the module's build information.
+var version = ""
+
+// Exit codes: sysexits.h EX_CONFIG for configuration, so that systemd's
+// RestartPreventExitStatus=78 stops a restart loop.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 78
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, config.ErrHelp):
+		return exitOK
+	case daemon.IsConfigError(err):
+		var ce *config.Error
+		errors.As(err, &ce)
+		for _, p := range ce.Problems {
+			fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", p)
+		}
+		return exitConfig
+	}
+	fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", err)
+	return exitFail
+}
+
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "quantum-safe-proxy %s (%s %s/%s)\n", getVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	case "help", "--help", "-help", "-h":
+		usage(stdout)
+		return config.ErrHelp
+	case "certs":
+		return runCerts(args[1:], stdout)
+	case "check":
+		cfg, err := loadConfig(args[1:], environ, stdout)
+		if err != nil {
+			return err
+		}
+		snap, err := daemon.NewSnapshot(cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
+		snap.TLS.Describe(stdout, time.Now())
+		return nil
+	}
+	cfg, err := loadConfig(args, environ, stdout)
+	if err != nil {
+		return err
+	}
+	return daemon.Run(ctx, cfg, stderr)
+}
+
+func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error) {
+	cfg, err := config.Load(args, environ)
+	if errors.Is(err, config.ErrHelp) {
+		usage(stdout)
+	}
+	return cfg, err
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  quantum-safe-proxy [options]              run the proxy
+  quantum-safe-proxy check [options]        validate the configuration and certificates, say what clients get
+  quantum-safe-proxy certs init --dir DIR [--force]
+                                            write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
+  quantum-safe-proxy certs inspect FILE...  describe certificates
+  quantum-safe-proxy version                print the version
+
+Options (later sources win: defaults < --config-file < --from-env < flags):
+`)
+	config.Usage(w)
+	fmt.Fprint(w, `
+Exit status: 0 after a clean stop, 78 for a configuration error, 1 otherwise.
+`)
+}
+
+func runCerts(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return &config.Error{Problems: []error{errors.New("certs: name a command: init or inspect")}}
+	}
+	switch args[0] {
+	case "init":
+		dir, force := "certs", false
+		for i := 1; i < len(args); i++ {
+			switch args[i] {
+			case "--dir", "-dir":
+				if i+1 == len(args) {
+					return &config.Error{Problems: []error{errors.New("certs init: --dir needs a directory")}}
+				}
+				i++
+				dir = args[i]
+			case "--force", "-force":
+				force = true
+			default:
+				return &config.Error{Problems: []error{fmt.Errorf("certs init: unknown argument %q; use --dir DIR [--force]", args[i])}}
+			}
+		}
+		files, err := certs.WriteDevPKI(dir, force)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			fmt.Fprintln(stdout, f)
+		}
+		return nil
+	case "inspect":
+		if len(args) == 1 {
+			return &config.Error{Problems: []error{errors.New("certs inspect: name one or more PEM files")}}
+		}
+		for _, f := range args[1:] {
+			if err := certs.Inspect(stdout, f, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &config.Error{Problems: []error{fmt.Errorf("certs: unknown command %q: use init or inspect", args[0])}}
+}
+
+func getVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

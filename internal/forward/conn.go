@@ -1,0 +1,131 @@
+package forward
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// errWouldBlock is what a [Conn] in non-blocking mode returns from Read
+// when no bytes are waiting. It is a temporary net.Error, so crypto/tls
+// keeps the connection usable (tls.Conn.readRecordOrCCS).
+var errWouldBlock = &wouldBlock{}
+
+type wouldBlock struct{}
+
+func (*wouldBlock) Error() string   { return "no data waiting" }
+func (*wouldBlock) Timeout() bool   { return true }
+func (*wouldBlock) Temporary() bool { return true }
+
+// Conn wraps a TCP or unix stream connection so that the forwarder never
+// holds a copy buffer while a peer is silent: it waits for readability
+// without a buffer ([Conn.waitReadable]), then reads in non-blocking mode
+// until the socket is drained. While corked, writes are gathered and leave
+// in one system call, so a TLS write of several records costs one write(2).
+type Conn struct {
+	net.Conn
+	rc       syscall.RawConn
+	nonblock bool // set once, by the reading goroutine, after the handshake
+	peek     [1]byte
+
+	corked atomic.Bool
+	mu     sync.Mutex
+	wbuf   *[]byte
+}
+
+// NewConn wraps c, which must be a *net.TCPConn or *net.UnixConn (or
+// another syscall.Conn).
+func NewConn(c net.Conn) (*Conn, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("forward: connection has no file descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{Conn: c, rc: rc}, nil
+}
+
+// Read reads as net.Conn does until [Conn.setNonblocking]; after that it
+// makes one read(2) attempt and returns errWouldBlock if nothing waits.
+func (c *Conn) Read(p []byte) (int, error) {
+	if !c.nonblock || len(p) == 0 {
+		return c.Conn.Read(p)
+	}
+	var n int
+	var err error
+	rerr := c.rc.Read(func(fd uintptr) bool {
+		n, err = syscall.Read(int(fd), p)
+		return true
+	})
+	switch {
+	case rerr != nil:
+		return 0, rerr
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *Conn) setNonblocking() { c.nonblock = true }
+
+// waitReadable blocks until the socket has bytes (or EOF, or an error)
+// to read, honouring the read deadline, without a buffer: MSG_PEEK of one
+// byte into the Conn's own array.
+func (c *Conn) waitReadable() error {
+	return c.rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), c.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	})
+}
+
+// Write sends p, or gathers it while corked.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.corked.Load() {
+		c.mu.Lock()
+		if c.corked.Load() {
+			*c.wbuf = append(*c.wbuf, p...)
+			c.mu.Unlock()
+			return len(p), nil
+		}
+		c.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+// cork starts gathering writes.
+func (c *Conn) cork() {
+	c.mu.Lock()
+	c.wbuf = getBuf()
+	*c.wbuf = (*c.wbuf)[:0]
+	c.corked.Store(true)
+	c.mu.Unlock()
+}
+
+// uncork sends what was gathered in one write and stops gathering.
+func (c *Conn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked.Store(false)
+	b := c.wbuf
+	c.wbuf = nil
+	_, err := c.Conn.Write(*b)
+	putBuf(b)
+	return err
+}
+
+// CloseWrite shuts down the sending side (TCP FIN), if the connection can.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

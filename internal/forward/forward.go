@@ -1,0 +1,247 @@
+// Package forward moves bytes both ways between a TLS client and a plain
+// backend: half-close is propagated (client EOF -> FIN to the backend,
+// backend EOF -> close_notify to the client), a half-closed connection
+// gets a close timeout, an idle one an optional idle timeout, and a
+// connection holds a copy buffer only while bytes flow.
+package forward
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// Options tune a forwarded connection.
+type Options struct {
+	// IdleTimeout closes the connection when no bytes moved either way for
+	// this long. Zero means never.
+	IdleTimeout time.Duration
+	// CloseTimeout is how long the other direction may keep going after
+	// one has ended. Zero means no limit.
+	CloseTimeout time.Duration
+}
+
+// Close reasons reported in [Result].
+const (
+	ReasonDone          = "done"           // both sides closed in order
+	ReasonClientClosed  = "client_closed"  // the client ended, the backend followed
+	ReasonBackendClosed = "backend_closed" // the backend ended, the client followed
+	ReasonIdle          = "idle_timeout"
+	ReasonCloseTimeout  = "close_timeout"
+	ReasonClientError   = "client_error"
+	ReasonBackendError  = "backend_error"
+)
+
+// Result is what happened on a forwarded connection.
+type Result struct {
+	BytesIn  int64 // client to backend, plaintext
+	BytesOut int64 // backend to client, plaintext
+	Reason   string
+	Err      error // the first error that ended it, if any
+}
+
+type pipe struct {
+	opts    Options
+	tls     *tls.Conn
+	client  *Conn // under tls
+	backend *Conn
+	last    atomic.Int64 // unix nanoseconds of the last bytes moved
+	halfAt  atomic.Int64 // unix nanoseconds when one direction ended; 0 if none
+	reason  atomic.Pointer[string]
+	err     atomic.Pointer[error]
+	in, out int64
+}
+
+// Run forwards until both directions end or one fails, then closes both
+// connections. tc must be a finished server handshake over client.
+func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
+	p := &pipe{opts: opts, tls: tc, client: client, backend: backend}
+	p.last.Store(time.Now().UnixNano())
+	client.setNonblocking()
+	backend.setNonblocking()
+	done := make(chan struct{})
+	go func() {
+		p.clientToBackend()
+		close(done)
+	}()
+	p.backendToClient()
+	<-done
+	client.Close()
+	backend.Close()
+	r := Result{BytesIn: p.in, BytesOut: p.out, Reason: ReasonDone}
+	if s := p.reason.Load(); s != nil {
+		r.Reason = *s
+	}
+	if e := p.err.Load(); e != nil {
+		r.Err = *e
+	}
+	return r
+}
+
+// finish records why the connection ends; the first reason wins. A
+// failure closes both sides so that the other direction stops too.
+func (p *pipe) finish(reason string, err error, abort bool) {
+	p.reason.CompareAndSwap(nil, &reason)
+	if err != nil {
+		p.err.CompareAndSwap(nil, &err)
+	}
+	if abort {
+		p.client.Close()
+		p.backend.Close()
+	}
+}
+
+// halfClose starts the close timeout for the direction still running.
+func (p *pipe) halfClose(other *Conn) {
+	now := time.Now()
+	if !p.halfAt.CompareAndSwap(0, now.UnixNano()) {
+		return // both directions have ended
+	}
+	if p.opts.CloseTimeout > 0 {
+		other.SetReadDeadline(now.Add(p.opts.CloseTimeout))
+	}
+}
+
+// wait blocks until src has bytes, applying the idle and close timeouts.
+func (p *pipe) wait(src *Conn) error {
+	for {
+		if p.opts.IdleTimeout > 0 && p.halfAt.Load() == 0 {
+			src.SetReadDeadline(time.Unix(0, p.last.Load()).Add(p.opts.IdleTimeout))
+		}
+		err := src.waitReadable()
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if p.halfAt.Load() != 0 {
+			return errCloseTimeout
+		}
+		if time.Since(time.Unix(0, p.last.Load())) >= p.opts.IdleTimeout {
+			return errIdle
+		}
+	}
+}
+
+var (
+	errIdle         = errors.New("idle timeout")
+	errCloseTimeout = errors.New("close timeout")
+)
+
+func (p *pipe) timeoutReason(err error) (string, bool) {
+	switch err {
+	case errIdle:
+		return ReasonIdle, true
+	case errCloseTimeout:
+		return ReasonCloseTimeout, true
+	}
+	return "", false
+}
+
+// clientToBackend decrypts into a pooled buffer, gathering up to four
+// records, and writes them to the backend in one call.
+func (p *pipe) clientToBackend() {
+	for {
+		buf := getBuf()
+		n, err := p.fillFromTLS(*buf)
+		if n > 0 {
+			p.last.Store(time.Now().UnixNano())
+			_, werr := p.backend.Write((*buf)[:n])
+			p.in += int64(n)
+			if werr != nil {
+				putBuf(buf)
+				p.finish(ReasonBackendError, werr, true)
+				return
+			}
+		}
+		putBuf(buf)
+		switch {
+		case err == nil:
+			continue // the buffer filled up; more may be waiting
+		case err == errWouldBlock:
+			if werr := p.wait(p.client); werr != nil {
+				if r, ok := p.timeoutReason(werr); ok {
+					p.finish(r, nil, true)
+				} else {
+					p.finish(ReasonClientError, werr, true)
+				}
+				return
+			}
+		case err == io.EOF:
+			// close_notify or a FIN from the client: pass the half-close on.
+			p.backend.CloseWrite()
+			p.finish(ReasonClientClosed, nil, false)
+			p.halfClose(p.backend)
+			return
+		default:
+			p.finish(ReasonClientError, err, true)
+			return
+		}
+	}
+}
+
+// fillFromTLS reads records until the buffer cannot take another full
+// record or no more bytes wait. It returns errWouldBlock only when
+// crypto/tls holds no decrypted bytes, so waiting on the socket is safe.
+func (p *pipe) fillFromTLS(buf []byte) (int, error) {
+	n := 0
+	for len(buf)-n >= maxRecord {
+		m, err := p.tls.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// backendToClient reads what the backend sent and encrypts it in one
+// gathered write of up to four records.
+func (p *pipe) backendToClient() {
+	for {
+		buf := getBuf()
+		n, err := p.backend.Read(*buf)
+		if n > 0 {
+			p.last.Store(time.Now().UnixNano())
+			p.client.cork()
+			_, werr := p.tls.Write((*buf)[:n])
+			if uerr := p.client.uncork(); werr == nil {
+				werr = uerr
+			}
+			p.out += int64(n)
+			putBuf(buf)
+			if werr != nil {
+				p.finish(ReasonClientError, werr, true)
+				return
+			}
+			continue
+		}
+		putBuf(buf)
+		switch {
+		case err == errWouldBlock:
+			if werr := p.wait(p.backend); werr != nil {
+				if r, ok := p.timeoutReason(werr); ok {
+					p.finish(r, nil, true)
+				} else {
+					p.finish(ReasonBackendError, werr, true)
+				}
+				return
+			}
+		case err == io.EOF:
+			// The backend is done sending: close_notify, then FIN.
+			p.tls.CloseWrite()
+			p.client.CloseWrite()
+			p.finish(ReasonBackendClosed, nil, false)
+			p.halfClose(p.client)
+			return
+		default:
+			p.finish(ReasonBackendError, err, true)
+			return
+		}
+	}
+}
+
+// IsClosedErr reports whether err only says the connection was closed here.
+func IsClosedErr(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -1,0 +1,149 @@
+// Package proxy accepts TLS connections, finishes each handshake under a
+// deadline, dials the backend and hands both to package forward. It reads
+// no files and no flags: it is given an immutable [Snapshot] behind an
+// atomic pointer, and each connection keeps the snapshot it started with.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
+)
+
+// Snapshot is everything a connection needs, fixed for its lifetime.
+type Snapshot struct {
+	TLS *tlsconf.Server
+	// Target is "host:port" or "unix:/path", resolved for every connection.
+	Target           string
+	HandshakeTimeout time.Duration // zero means no limit
+	DialTimeout      time.Duration // zero means the system's
+	Forward          forward.Options
+}
+
+// Options configure a [Proxy].
+type Options struct {
+	// Logger receives one line per connection. It must not be nil.
+	Logger *slog.Logger
+	// MaxConnections caps concurrent connections; the proxy stops
+	// accepting at the cap, so further clients wait in the kernel's
+	// backlog instead of being accepted and dropped. Zero means no cap.
+	MaxConnections int
+}
+
+// Stats are running totals, safe to read at any time.
+type Stats struct {
+	Accepted, PQ, Refused, Active atomic.Int64
+}
+
+// Proxy serves listeners with the current snapshot.
+type Proxy struct {
+	opts  Options
+	snap  atomic.Pointer[Snapshot]
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	Stats Stats
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	aborted atomic.Bool
+}
+
+// New returns a proxy that serves s until [Proxy.Swap] replaces it.
+func New(opts Options, s *Snapshot) *Proxy {
+	p := &Proxy{opts: opts, conns: map[*conn]struct{}{}}
+	if opts.MaxConnections > 0 {
+		p.sem = make(chan struct{}, opts.MaxConnections)
+	}
+	p.snap.Store(s)
+	return p
+}
+
+// Swap makes s the snapshot for new connections; open ones keep theirs.
+func (p *Proxy) Swap(s *Snapshot) { p.snap.Store(s) }
+
+// Snapshot returns the current snapshot.
+func (p *Proxy) Snapshot() *Snapshot { return p.snap.Load() }
+
+// Accept-error backoff, as net/http.Server does: from 5 ms, doubling, to 1 s.
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// Serve accepts on ln until ln is closed, then returns nil. name is the
+// listener's name for logs (a systemd FileDescriptorName or the address).
+func (p *Proxy) Serve(ln net.Listener, name string) error {
+	var backoff time.Duration
+	for {
+		if p.sem != nil {
+			p.sem <- struct{}{}
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			p.release()
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			p.opts.Logger.Warn("accept failed; retrying", "listener", name, "error", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		p.wg.Add(1)
+		go p.handle(c, name)
+	}
+}
+
+func (p *Proxy) release() {
+	if p.sem != nil {
+		<-p.sem
+	}
+}
+
+func (p *Proxy) track(c *conn, add bool) {
+	p.mu.Lock()
+	if add {
+		p.conns[c] = struct{}{}
+	} else {
+		delete(p.conns, c)
+	}
+	p.mu.Unlock()
+}
+
+// ErrDrainTimeout is returned by [Proxy.Shutdown] when connections had to
+// be closed because the drain timeout ran out.
+var ErrDrainTimeout = errors.New("drain timeout: open connections were closed")
+
+// Shutdown waits for open connections to finish (listeners must already
+// be closed). When ctx ends first, it closes what is left and returns
+// [ErrDrainTimeout].
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	p.aborted.Store(true)
+	p.mu.Lock()
+	n := len(p.conns)
+	for c := range p.conns {
+		c.raw.Close()
+	}
+	p.mu.Unlock()
+	<-done
+	p.opts.Logger.Warn("drain timeout: closed open connections", "connections", n)
+	return ErrDrainTimeout
+}

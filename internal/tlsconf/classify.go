@@ -1,0 +1,78 @@
+package tlsconf
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+)
+
+// Reasons a handshake is refused, as logged (close_reason / reason fields).
+const (
+	ReasonTimeout         = "handshake_timeout"
+	ReasonNotTLS          = "not_tls"
+	ReasonClientGone      = "client_closed"
+	ReasonNoPQGroup       = "no_pq_group"
+	ReasonNoClientCert    = "no_client_certificate"
+	ReasonUnknownCA       = "unknown_ca"
+	ReasonClientKeyNotPQ  = "client_key_not_mldsa"
+	ReasonBadClientCert   = "bad_client_certificate"
+	ReasonClientRefused   = "client_refused_server_certificate"
+	ReasonProtocolVersion = "protocol_version"
+	ReasonOther           = "handshake_failed"
+)
+
+// Classify explains why a handshake failed: a short reason for logs and
+// metrics, and, when there is one, a hint for the operator.
+func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
+	msg := err.Error()
+	var nerr net.Error
+	var rec tls.RecordHeaderError
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout():
+		return ReasonTimeout, ""
+	case errors.As(err, &rec):
+		return ReasonNotTLS, ""
+	case !h.Seen && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "connection reset")):
+		return ReasonClientGone, ""
+	case s.Mode == config.PQCStrict && h.Seen && !h.PQOffered:
+		return ReasonNoPQGroup, "pqc_mode strict refuses clients that offer no hybrid post-quantum group (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024)"
+	case errors.Is(err, errClientKeyNotMLDSA):
+		return ReasonClientKeyNotPQ, "pqc_mode strict accepts only client certificates with an ML-DSA key"
+	case strings.Contains(msg, "client didn't provide a certificate"):
+		return ReasonNoClientCert, s.noClientCertHint()
+	case errors.As(err, &unknownCA):
+		return ReasonUnknownCA, "the client's certificate does not chain to a root in ca_cert_path"
+	case errors.As(err, &invalid):
+		return ReasonBadClientCert, ""
+	case strings.Contains(msg, "remote error: tls: bad certificate"),
+		strings.Contains(msg, "remote error: tls: unknown certificate authority"),
+		strings.Contains(msg, "remote error: tls: certificate unknown"):
+		return ReasonClientRefused, "the client does not trust the chain it was served; check with `quantum-safe-proxy check` which chain each kind of client gets"
+	case strings.Contains(msg, "protocol version"):
+		return ReasonProtocolVersion, ""
+	}
+	return ReasonOther, ""
+}
+
+// noClientCertHint explains the one silent refusal operators meet with
+// ML-DSA client certificates: Go 1.27 leaves ML-DSA out of
+// signature_algorithms_cert in its CertificateRequest (go.dev/issue/82536),
+// and OpenSSL 3.5 then withholds a client leaf whose issuer signed it with
+// ML-DSA, sending no certificate at all.
+func (s *Server) noClientCertHint() string {
+	for _, r := range s.Roots {
+		if certs.IsMLDSA(r.PublicKey) {
+			return "if the client is OpenSSL with a leaf signed by an ML-DSA issuer, it withholds that certificate because this server cannot list ML-DSA in signature_algorithms_cert (go.dev/issue/82536); issue the client's ML-DSA key from an ECDSA CA, or use a Go client"
+		}
+	}
+	return "the client sent no certificate; client_cert_mode is required"
+}

@@ -1,0 +1,122 @@
+package tlsconf
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+)
+
+// clientKind is a kind of client, described by what its ClientHello offers.
+type clientKind struct {
+	name     string
+	versions []uint16
+	groups   []tls.CurveID
+	sigalgs  []tls.SignatureScheme
+}
+
+var clientKinds = []clientKind{
+	{"PQ client advertising ML-DSA (OpenSSL 3.5, Go 1.27, Chromium 156)", []uint16{tls.VersionTLS13},
+		[]tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256},
+		[]tls.SignatureScheme{tls.MLDSA65, tls.MLDSA44, tls.MLDSA87, tls.ECDSAWithP256AndSHA256, tls.Ed25519, tls.PSSWithSHA256, tls.PKCS1WithSHA256}},
+	{"TLS 1.3 client without PQ (X25519, ECDSA/RSA signatures)", []uint16{tls.VersionTLS13},
+		[]tls.CurveID{tls.X25519, tls.CurveP256},
+		[]tls.SignatureScheme{tls.ECDSAWithP256AndSHA256, tls.PSSWithSHA256, tls.PKCS1WithSHA256}},
+	{"TLS 1.2 client", []uint16{tls.VersionTLS12},
+		[]tls.CurveID{tls.X25519, tls.CurveP256},
+		[]tls.SignatureScheme{tls.ECDSAWithP256AndSHA256, tls.PSSWithSHA256, tls.PKCS1WithSHA256}},
+}
+
+// Describe writes, for the operator, the served chains and what each kind
+// of client will be served, with the warnings that matter.
+func (s *Server) Describe(w io.Writer, now time.Time) {
+	fmt.Fprintf(w, "pqc_mode %s, client_cert_mode %s, minimum TLS %s\n", s.Mode, s.ClientAuth, tlsVersion(s.TLS.MinVersion))
+	for i, c := range s.Chains {
+		fmt.Fprintf(w, "chain %d: %s\n", i+1, ChainSummary(c, now))
+		if len(s.names[i]) > 0 {
+			fmt.Fprintf(w, "  served only for server names %v\n", s.names[i])
+		}
+	}
+	for _, r := range s.Roots {
+		fmt.Fprintf(w, "client CA: %s, %s\n", r.Subject, certs.Algorithm(r.PublicKey))
+	}
+	for _, k := range clientKinds {
+		chi := &tls.ClientHelloInfo{SupportedVersions: k.versions, SupportedCurves: k.groups, SignatureSchemes: k.sigalgs,
+			CipherSuites: []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
+		fmt.Fprintf(w, "%s:\n  %s\n", k.name, s.outcome(k, chi))
+	}
+	for _, warning := range s.Warnings() {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
+}
+
+func (s *Server) outcome(k clientKind, chi *tls.ClientHelloInfo) string {
+	if k.versions[0] < s.TLS.MinVersion {
+		return "refused: protocol version below min_tls_version"
+	}
+	group := ""
+	for _, g := range k.groups {
+		for _, ours := range s.TLS.CurvePreferences {
+			if g == ours && group == "" && (k.versions[0] == tls.VersionTLS13 || !IsPQ(g)) {
+				group = g.String()
+			}
+		}
+	}
+	if group == "" {
+		return "refused: no key exchange group in common (pqc_mode " + string(s.Mode) + ")"
+	}
+	c := s.choose(chi)
+	if chi.SupportsCertificate(&c.TLS) != nil {
+		return "refused: no configured chain has a signature algorithm it accepts"
+	}
+	return fmt.Sprintf("key exchange %s, served chain %s (%s)", group, c.Algorithm(), c.CertPath)
+}
+
+// Warnings lists configurations that will fail some clients.
+func (s *Server) Warnings() []string {
+	var out []string
+	if s.Mode == config.PQCClassical {
+		out = append(out, "pqc_mode classical: post-quantum key exchange is off; recorded traffic is exposed to a future quantum computer")
+	}
+	if len(s.Chains) > 0 && certs.IsMLDSA(s.Chains[0].Leaf().PublicKey) && len(s.names[0]) == 0 {
+		classical := false
+		for _, c := range s.Chains[1:] {
+			classical = classical || !certs.IsMLDSA(c.Leaf().PublicKey)
+		}
+		if classical {
+			out = append(out, "an ML-DSA chain is preferred for every client that advertises ML-DSA, and browsers (Chromium 156) advertise it without trusting any ML-DSA root; bind the ML-DSA chain to server names or list the classical chain first if browsers connect")
+		} else {
+			out = append(out, "only ML-DSA chains are served: clients that do not trust the ML-DSA root, or that speak TLS 1.2, cannot connect; add an ECDSA chain for them")
+		}
+	}
+	for _, r := range s.Roots {
+		if certs.IsMLDSA(r.PublicKey) {
+			out = append(out, fmt.Sprintf("client CA %s is ML-DSA: OpenSSL clients withhold client leaves it signed (Go lists no ML-DSA in signature_algorithms_cert, go.dev/issue/82536); Go clients are fine, OpenSSL clients need an ML-DSA key issued by an ECDSA CA", r.Subject))
+		}
+	}
+	return out
+}
+
+// ChainSummary is one line about a served chain: subject, key algorithm,
+// expiry and, for ML-DSA keys, how the key was stored.
+func ChainSummary(c *certs.Chain, now time.Time) string {
+	leaf := c.Leaf()
+	s := fmt.Sprintf("%s, %s, %d certificate(s), expires %s", leaf.Subject, c.Algorithm(), len(c.TLS.Certificate), leaf.NotAfter.UTC().Format(time.DateOnly))
+	if c.Form != "" {
+		s += ", key " + string(c.Form)
+	}
+	if err := certs.Validity(leaf, now); err != nil {
+		s += " (" + err.Error() + ")"
+	}
+	return s
+}
+
+func tlsVersion(v uint16) string {
+	if v == tls.VersionTLS13 {
+		return "1.3"
+	}
+	return "1.2"
+}
