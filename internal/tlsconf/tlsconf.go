@@ -160,18 +160,21 @@ func (s *Server) certificate(chi *tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 func (s *Server) choose(chi *tls.ClientHelloInfo) *certs.Chain {
+	// anyName asks only whether the client can verify the chain's
+	// signatures: for a chain bound to the client's name, the operator has
+	// vouched for the name.
+	anyName := *chi
+	anyName.ServerName = ""
 	for i, c := range s.Chains {
-		if len(s.names[i]) > 0 && !matchName(s.names[i], chi.ServerName) {
-			continue
-		}
-		if chi.SupportsCertificate(&c.TLS) == nil {
+		switch {
+		case len(s.names[i]) == 0 && chi.SupportsCertificate(&c.TLS) == nil:
+			return c
+		case len(s.names[i]) > 0 && matchName(s.names[i], chi.ServerName) && anyName.SupportsCertificate(&c.TLS) == nil:
 			return c
 		}
 	}
 	// No chain fits both the name and the client: prefer a supported
 	// algorithm over a matching name, since the name check is the client's.
-	anyName := *chi
-	anyName.ServerName = ""
 	for i, c := range s.Chains {
 		if len(s.names[i]) == 0 && anyName.SupportsCertificate(&c.TLS) == nil {
 			return c

@@ -1,0 +1,60 @@
+# A thin index of plain go commands; each target also runs by hand.
+# Go 1.27 is required (ML-DSA in crypto/tls and crypto/x509); with this the
+# go command fetches the toolchain through the module proxy by itself.
+export GOTOOLCHAIN := go1.27.4
+export CGO_ENABLED := 0
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+# OpenSSL >= 3.5, the independent peer of the integration tests. Point
+# QSP_OPENSSL at your own; by default the project's helper provides one.
+QSP_OPENSSL ?= $(abspath ../shared/tools/openssl35)
+export QSP_OPENSSL
+
+.PHONY: all build run certs test test-unit test-integration bench vet clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+certs/ca.crt:
+	$(GO) run ./cmd/quantum-safe-proxy certs init --dir certs
+
+certs: certs/ca.crt
+
+# The demo: an echo backend on 127.0.0.1:6000 and the proxy on 127.0.0.1:8443.
+run: build certs
+	@echo
+	@echo "In another terminal, watch a post-quantum handshake and an echo:"
+	@echo
+	@echo "  $(QSP_OPENSSL) s_client -connect 127.0.0.1:8443 -CAfile certs/ca.crt -verify_return_error"
+	@echo
+	@echo "(look for 'Negotiated TLS1.3 group: X25519MLKEM768' and 'Peer signature type: mldsa65', then type a line)"
+	@echo
+	@./bin/demo-backend --listen 127.0.0.1:6000 & backend=$$!; \
+	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
+	./bin/quantum-safe-proxy --listen 127.0.0.1:8443 --target 127.0.0.1:6000 \
+		--cert certs/server-mldsa.crt --key certs/server-mldsa.key \
+		--cert certs/server-ecdsa.crt --key certs/server-ecdsa.key \
+		--client-cert-mode optional --ca-cert certs/ca.crt
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal integration)" || { gofmt -l cmd internal integration; exit 1; }
+
+test: vet test-unit test-integration
+
+test-unit:
+	$(GO) test -race -count=1 ./cmd/... ./internal/...
+
+# End-to-end tests of the built binary against OpenSSL 3.5 and Chromium.
+test-integration:
+	$(GO) test -count=1 -timeout 15m ./integration/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./integration/...
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,524 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/mldsa"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
+)
+
+var (
+	pkiOnce sync.Once
+	pkiDir  string
+)
+
+// pki returns a development PKI shared by the tests of this package.
+func pki(t testing.TB) string {
+	pkiOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "qsp-pki")
+		if err != nil {
+			panic(err)
+		}
+		if _, err := certs.WriteDevPKI(dir, false); err != nil {
+			panic(err)
+		}
+		pkiDir = dir
+	})
+	return pkiDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pkiDir != "" {
+		os.RemoveAll(pkiDir)
+	}
+	os.Exit(code)
+}
+
+// records collects log records so that tests can assert what was logged.
+type records struct {
+	mu   sync.Mutex
+	recs []map[string]string
+	ch   chan struct{}
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{r, as}
+}
+func (r *records) WithGroup(string) slog.Handler { return r }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	return r.add(rec, nil)
+}
+
+func (r *records) add(rec slog.Record, pre []slog.Attr) error {
+	m := map[string]string{"msg": rec.Message, "level": rec.Level.String()}
+	for _, a := range pre {
+		m[a.Key] = a.Value.String()
+	}
+	rec.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
+	r.mu.Lock()
+	r.recs = append(r.recs, m)
+	r.mu.Unlock()
+	select {
+	case r.ch <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+type withAttrs struct {
+	r  *records
+	as []slog.Attr
+}
+
+func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
+func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{w.r, append(append([]slog.Attr{}, w.as...), as...)}
+}
+func (w *withAttrs) WithGroup(string) slog.Handler { return w }
+func (w *withAttrs) Handle(_ context.Context, rec slog.Record) error {
+	return w.r.add(rec, w.as)
+}
+
+// wait returns the first record with message msg, waiting up to 10 s.
+func (r *records) wait(t *testing.T, msg string) map[string]string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, m := range r.recs {
+			if m["msg"] == msg {
+				r.mu.Unlock()
+				return m
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.ch:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no %q log record; have %v", msg, r.recs)
+		}
+	}
+}
+
+type harness struct {
+	addr    string
+	log     *records
+	proxy   *Proxy
+	backend net.Listener
+}
+
+// start runs a proxy for cfg (certificates from the dev PKI unless set)
+// in front of an echo backend, or of handler when it is not nil.
+func start(t *testing.T, cfg *config.Config, handler func(net.Conn)) *harness {
+	t.Helper()
+	dir := pki(t)
+	if handler == nil {
+		handler = func(c net.Conn) { io.Copy(c, c); c.Close() }
+	}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := bl.Accept()
+			if err != nil {
+				return
+			}
+			go handler(c)
+		}
+	}()
+	if cfg.Certificates == nil {
+		cfg.Certificates = []config.CertPair{
+			{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
+			{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
+		}
+	}
+	if cfg.ClientCertMode != config.ClientCertNone && cfg.CACertPath == "" {
+		cfg.CACertPath = filepath.Join(dir, certs.CABundle)
+	}
+	srv, err := tlsconf.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &records{ch: make(chan struct{}, 1)}
+	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections}, &Snapshot{
+		TLS: srv, Target: bl.Addr().String(), HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
+		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln, "test")
+	t.Cleanup(func() {
+		ln.Close()
+		bl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Shutdown(ctx)
+	})
+	return &harness{addr: ln.Addr().String(), log: rec, proxy: p, backend: bl}
+}
+
+func baseConfig() *config.Config {
+	c := config.Default()
+	c.HandshakeTimeout = 5 * time.Second
+	c.CloseTimeout = 5 * time.Second
+	return c
+}
+
+func clientConfig(t *testing.T) *tls.Config {
+	pool, _, err := certs.LoadPool(filepath.Join(pki(t), certs.CABundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+}
+
+func withClientCert(t *testing.T, c *tls.Config, certFile, keyFile string) *tls.Config {
+	ch, err := certs.LoadChain(filepath.Join(pki(t), certFile), filepath.Join(pki(t), keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Certificates = []tls.Certificate{ch.TLS}
+	return c
+}
+
+func echo(t *testing.T, c *tls.Conn) {
+	t.Helper()
+	msg := "post-quantum hello\n"
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || got != msg {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+}
+
+func TestHybridPQClientGetsMLKEMAndMLDSA(t *testing.T) {
+	h := start(t, baseConfig(), nil)
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := c.ConnectionState()
+	if cs.Version != tls.VersionTLS13 || cs.CurveID != tls.X25519MLKEM768 {
+		t.Errorf("negotiated %s %s, want TLS 1.3 X25519MLKEM768", tls.VersionName(cs.Version), cs.CurveID)
+	}
+	if _, ok := cs.PeerCertificates[0].PublicKey.(*mldsa.PublicKey); !ok {
+		t.Errorf("served %s, want the ML-DSA-65 chain", certs.Algorithm(cs.PeerCertificates[0].PublicKey))
+	}
+	echo(t, c)
+	c.Close()
+	rec := h.log.wait(t, "connection closed")
+	for k, want := range map[string]string{"group": "X25519MLKEM768", "pq": "true", "cert_alg": "ML-DSA-65", "tls_version": "TLS 1.3", "bytes_in": "19", "bytes_out": "19", "close_reason": "client_closed"} {
+		if rec[k] != want {
+			t.Errorf("log %s=%q, want %q (%v)", k, rec[k], want, rec)
+		}
+	}
+}
+
+func TestTLS12ClientGetsECDSAClassically(t *testing.T) {
+	h := start(t, baseConfig(), nil)
+	cc := clientConfig(t)
+	cc.MaxVersion = tls.VersionTLS12
+	c, err := tls.Dial("tcp", h.addr, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := c.ConnectionState()
+	if _, ok := cs.PeerCertificates[0].PublicKey.(*ecdsa.PublicKey); !ok || cs.CurveID != tls.X25519 {
+		t.Errorf("served %s over %s, want ECDSA over X25519", certs.Algorithm(cs.PeerCertificates[0].PublicKey), cs.CurveID)
+	}
+	echo(t, c)
+	c.Close()
+	if rec := h.log.wait(t, "connection closed"); rec["pq"] != "false" || rec["group"] != "X25519" {
+		t.Errorf("log: %v", rec)
+	}
+}
+
+func TestClassicalModeOffersNoPQ(t *testing.T) {
+	cfg := baseConfig()
+	cfg.PQCMode = config.PQCClassical
+	h := start(t, cfg, nil)
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if cs := c.ConnectionState(); tlsconf.IsPQ(cs.CurveID) {
+		t.Errorf("classical mode negotiated %s", cs.CurveID)
+	}
+}
+
+func TestStrictRefusesClassicalGroups(t *testing.T) {
+	cfg := baseConfig()
+	cfg.PQCMode = config.PQCStrict
+	cfg.MinTLSVersion = "1.3"
+	h := start(t, cfg, nil)
+	cc := clientConfig(t)
+	cc.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+	if c, err := tls.Dial("tcp", h.addr, cc); err == nil {
+		c.Close()
+		t.Fatal("a client without PQ groups was served in strict mode")
+	}
+	rec := h.log.wait(t, "handshake refused")
+	if rec["reason"] != tlsconf.ReasonNoPQGroup || rec["pq_offered"] != "false" {
+		t.Errorf("log: %v", rec)
+	}
+	// A PQ client is served.
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConnectionState().CurveID != tls.X25519MLKEM768 {
+		t.Errorf("strict: %s", c.ConnectionState().CurveID)
+	}
+	c.Close()
+}
+
+func TestMutualTLS(t *testing.T) {
+	cfg := baseConfig()
+	cfg.ClientCertMode = config.ClientCertRequired
+	h := start(t, cfg, nil)
+
+	// No certificate: refused, for that reason.
+	if c, err := tls.Dial("tcp", h.addr, clientConfig(t)); err == nil {
+		// TLS 1.3 client auth fails after the client's Finished: the
+		// refusal arrives on the first read.
+		_, err = c.Read(make([]byte, 1))
+		if err == nil {
+			t.Fatal("a client without certificate was served")
+		}
+		c.Close()
+	}
+	rec := h.log.wait(t, "handshake refused")
+	if rec["reason"] != tlsconf.ReasonNoClientCert || !strings.Contains(rec["hint"], "signature_algorithms_cert") {
+		t.Errorf("log: %v", rec)
+	}
+
+	// A Go client with a full ML-DSA chain is served and identified.
+	c, err := tls.Dial("tcp", h.addr, withClientCert(t, clientConfig(t), certs.ClientMLDSACert, certs.ClientMLDSAKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c)
+	c.Close()
+	if rec := h.log.wait(t, "connection closed"); rec["identity"] != "client-mldsa" {
+		t.Errorf("identity %q, want client-mldsa", rec["identity"])
+	}
+}
+
+func TestStrictMutualTLSWantsMLDSAClientKey(t *testing.T) {
+	cfg := baseConfig()
+	cfg.PQCMode = config.PQCStrict
+	cfg.MinTLSVersion = "1.3"
+	cfg.ClientCertMode = config.ClientCertRequired
+	h := start(t, cfg, nil)
+	c, err := tls.Dial("tcp", h.addr, withClientCert(t, clientConfig(t), certs.ClientECDSACert, certs.ClientECDSAKey))
+	if err == nil {
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if err == nil {
+		t.Fatal("strict mode served an ECDSA client key")
+	}
+	if rec := h.log.wait(t, "handshake refused"); rec["reason"] != tlsconf.ReasonClientKeyNotPQ {
+		t.Errorf("log: %v", rec)
+	}
+	c, err = tls.Dial("tcp", h.addr, withClientCert(t, clientConfig(t), certs.ClientHybridCert, certs.ClientHybridKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c)
+	c.Close()
+}
+
+func TestHandshakeTimeoutAndNotTLS(t *testing.T) {
+	cfg := baseConfig()
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	h := start(t, cfg, nil)
+	silent, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if rec := h.log.wait(t, "handshake refused"); rec["reason"] != tlsconf.ReasonTimeout {
+		t.Errorf("silent client: %v", rec)
+	}
+	h2 := start(t, baseConfig(), nil)
+	plain, err := net.Dial("tcp", h2.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(plain, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	defer plain.Close()
+	if rec := h2.log.wait(t, "handshake refused"); rec["reason"] != tlsconf.ReasonNotTLS {
+		t.Errorf("plain HTTP: %v", rec)
+	}
+}
+
+// The client writes, shuts its write side, and still receives the
+// backend's complete reply, sent after the backend saw EOF.
+func TestHalfClose(t *testing.T) {
+	reply := strings.Repeat("reply after EOF ", 50000) // ~800 KB, many records
+	h := start(t, baseConfig(), func(c net.Conn) {
+		got, _ := io.ReadAll(c)
+		io.WriteString(c, reply+string(got))
+		c.Close()
+	})
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "request")
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read after half-close: %v", err)
+	}
+	if string(got) != reply+"request" {
+		t.Fatalf("got %d bytes, want %d", len(got), len(reply)+7)
+	}
+	c.Close()
+	if rec := h.log.wait(t, "connection closed"); rec["close_reason"] != forward.ReasonClientClosed || rec["bytes_out"] != "800007" {
+		t.Errorf("log: %v", rec)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	cfg := baseConfig()
+	cfg.IdleTimeout = 300 * time.Millisecond
+	h := start(t, cfg, nil)
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo(t, c)
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("idle connection stayed open")
+	}
+	if rec := h.log.wait(t, "connection closed"); rec["close_reason"] != forward.ReasonIdle {
+		t.Errorf("log: %v", rec)
+	}
+}
+
+// At the connection cap, further clients wait in the kernel backlog and
+// are served once a slot frees; none is accepted and dropped.
+func TestMaxConnectionsQueuesInBacklog(t *testing.T) {
+	cfg := baseConfig()
+	cfg.MaxConnections = 1
+	h := start(t, cfg, nil)
+	first, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, first)
+	second := make(chan error, 1)
+	go func() {
+		c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+		if err == nil {
+			echo(t, c)
+			c.Close()
+		}
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("second connection was served past the cap (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	first.Close()
+	if err := <-second; err != nil {
+		t.Fatalf("queued connection failed: %v", err)
+	}
+}
+
+// Intermediates in the certificate file are sent: a client that trusts
+// only the root verifies the leaf.
+func TestSendsIntermediates(t *testing.T) {
+	dir := t.TempDir()
+	chainFile, keyFile, root := writeThreeLevelChain(t, dir)
+	cfg := baseConfig()
+	cfg.Certificates = []config.CertPair{{CertPath: chainFile, KeyPath: keyFile}}
+	h := start(t, cfg, nil)
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	c, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n := len(c.ConnectionState().PeerCertificates); n != 2 {
+		t.Errorf("server sent %d certificates, want leaf + intermediate", n)
+	}
+}
+
+// Keys in each form OpenSSL 3.5 writes serve a handshake that a Go client
+// (crypto/mldsa) verifies.
+func TestServesEveryKeyForm(t *testing.T) {
+	for _, key := range []string{"mldsa65-seed.key", "mldsa65-both.key", "mldsa65-expanded.key"} {
+		t.Run(key, func(t *testing.T) {
+			cfg := baseConfig()
+			cfg.Certificates = []config.CertPair{{CertPath: "../../testdata/mldsa65.crt", KeyPath: "../../testdata/" + key}}
+			h := start(t, cfg, nil)
+			roots, _ := certs.LoadCertificates("../../testdata/mldsa65.crt")
+			pool := x509.NewCertPool()
+			pool.AddCert(roots[0])
+			c, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			echo(t, c)
+			c.Close()
+		})
+	}
+}
+
+// SNI binding: a chain bound to a name is served only for it.
+func TestServerNameBinding(t *testing.T) {
+	dir := pki(t)
+	cfg := baseConfig()
+	cfg.Certificates = []config.CertPair{
+		{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey), ServerNames: []string{"pq.localhost"}},
+		{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
+	}
+	h := start(t, cfg, nil)
+	for sni, want := range map[string]string{"localhost": "ECDSA P-256", "pq.localhost": "ML-DSA-65"} {
+		cc := clientConfig(t)
+		cc.ServerName = sni
+		cc.InsecureSkipVerify = true // the dev certificates do not name pq.localhost
+		c, err := tls.Dial("tcp", h.addr, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := certs.Algorithm(c.ConnectionState().PeerCertificates[0].PublicKey); got != want {
+			t.Errorf("SNI %s: served %s, want %s", sni, got, want)
+		}
+		c.Close()
+	}
+}
