@@ -23,7 +23,7 @@ func (l *loader) validate() {
 			}
 		}
 	}
-	if c.ClientCertMode != ClientCertNone && c.CACertPath == "" {
+	if (c.ClientCertMode == ClientCertRequired || c.ClientCertMode == ClientCertOptional) && c.CACertPath == "" {
 		l.fail("%s: %q needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none",
 			l.label("client_cert_mode"), c.ClientCertMode)
 	}

@@ -1,0 +1,92 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runBinary(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, _, code := runBinary(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "quantum-safe-proxy ") || !strings.Contains(out, "go1.27") {
+		t.Errorf("version: %q (exit %d)", out, code)
+	}
+	out, _, code = runBinary(t, "--help")
+	if code != 0 || !strings.Contains(out, "--client-cert-mode MODE") || !strings.Contains(out, "QUANTUM_SAFE_PROXY_PQC_MODE") {
+		t.Errorf("--help (exit %d):\n%s", code, out)
+	}
+}
+
+// A broken configuration: every problem at once, one line each, exit 78.
+func TestCheckReportsEveryProblemAndExits78(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"client_cert_mode": "requierd", "cert_path": "`+pki("server-mldsa.crt")+`", "key_path": "`+pki("server-mldsa.key")+`", "target": "10.1.2.3:80"}`), 0o600)
+	_, stderr, code := runBinary(t, "check", "--config-file", cfg)
+	want := cfg + `: client_cert_mode: "requierd" is not one of required, optional, none` + "\n" +
+		`quantum-safe-proxy: error: ` + cfg + `: target: "10.1.2.3:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it` + "\n"
+	if code != 78 || stderr != "quantum-safe-proxy: error: "+want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, "quantum-safe-proxy: error: "+want)
+	}
+}
+
+func TestCheckNamesMismatchedKey(t *testing.T) {
+	_, stderr, code := runBinary(t, "check", "--cert", pki("server-mldsa.crt"), "--key", pki("server-ecdsa.key"))
+	want := "quantum-safe-proxy: error: " + pki("server-ecdsa.key") + " does not match " + pki("server-mldsa.crt") +
+		": the key is ECDSA P-256, the certificate's key is ML-DSA-65; pair each certificate with the key it was issued for\n"
+	if code != 78 || stderr != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}
+
+func TestCheckSaysWhatEachClientGets(t *testing.T) {
+	out, stderr, code := runBinary(t, append([]string{"check"}, servingBothChains("127.0.0.1:6000")...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"key exchange X25519MLKEM768, served chain ML-DSA-65",
+		"key exchange X25519, served chain ECDSA P-256",
+		"warning: an ML-DSA chain is preferred",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCertsInitKeepsKeysWithoutForce(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := runBinary(t, "certs", "init", "--dir", dir); code != 0 {
+		t.Fatalf("first init: exit %d %s", code, stderr)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "server-mldsa.key"))
+	_, stderr, code := runBinary(t, "certs", "init", "--dir", dir)
+	after, _ := os.ReadFile(filepath.Join(dir, "server-mldsa.key"))
+	if code == 0 || !strings.Contains(stderr, "pass --force") || !bytes.Equal(before, after) {
+		t.Errorf("second init: exit %d, %q, key changed %v", code, stderr, !bytes.Equal(before, after))
+	}
+	out, _, code := runBinary(t, "certs", "inspect", filepath.Join(dir, "server-mldsa.crt"))
+	if code != 0 || !strings.Contains(out, "key:        ML-DSA-65") || !strings.Contains(out, "names:      localhost, 127.0.0.1, ::1") {
+		t.Errorf("inspect: %s", out)
+	}
+}

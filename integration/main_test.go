@@ -1,0 +1,253 @@
+// Package integration runs the built quantum-safe-proxy binary against
+// peers this project did not write: OpenSSL 3.5 (s_client), headless
+// Chromium, and Go's TLS client. It needs:
+//
+//   - QSP_OPENSSL: an openssl command of version 3.5 or later (the
+//     Makefile points it at ../shared/tools/openssl35);
+//   - chromium and certutil (Debian packages chromium, libnss3-tools) for
+//     the browser test.
+//
+// Under CI (CI=true) a missing peer fails the test; elsewhere it skips
+// with the reason.
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	binary string // the built quantum-safe-proxy
+	pkiDir string // a development PKI made by `certs init`
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "qsp-integration")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "quantum-safe-proxy")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/quantum-safe-proxy")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binary:", err)
+		os.Exit(1)
+	}
+	pkiDir = filepath.Join(dir, "pki")
+	if out, err := exec.Command(binary, "certs", "init", "--dir", pkiDir).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "certs init: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// need fails under CI and skips elsewhere when a peer is missing.
+func need(t testing.TB, what, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is required under CI: %s", what, why)
+	}
+	t.Skipf("%s not available: %s", what, why)
+}
+
+func pki(name string) string { return filepath.Join(pkiDir, name) }
+
+// echoBackend listens on loopback and echoes every connection.
+func echoBackend(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// proxyProc is a running proxy binary with its JSON log.
+type proxyProc struct {
+	addr string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs []map[string]any
+	more chan struct{}
+	done chan struct{}
+}
+
+// startProxy runs the binary with args (plus --listen 127.0.0.1:0 and JSON
+// logs) and waits until it listens.
+func startProxy(t testing.TB, args ...string) *proxyProc {
+	t.Helper()
+	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, args...)
+	cmd := exec.Command(binary, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proxyProc{cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
+	go p.readLogs(stderr)
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		cmd.Wait()
+		if t.Failed() {
+			for _, l := range p.snapshot() {
+				t.Logf("proxy log: %v", l)
+			}
+		}
+	})
+	rec := p.wait(t, "listening")
+	p.addr = rec["address"].(string)
+	return p
+}
+
+func (p *proxyProc) readLogs(r io.Reader) {
+	defer close(p.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			m = map[string]any{"msg": "(not JSON) " + sc.Text()}
+		}
+		p.mu.Lock()
+		p.logs = append(p.logs, m)
+		p.mu.Unlock()
+		select {
+		case p.more <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *proxyProc) snapshot() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any{}, p.logs...)
+}
+
+// wait returns the n-th log record (counting from 1, default the first)
+// whose message is msg.
+func (p *proxyProc) wait(t testing.TB, msg string, nth ...int) map[string]any {
+	t.Helper()
+	want := 1
+	if len(nth) > 0 {
+		want = nth[0]
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		seen := 0
+		for _, l := range p.snapshot() {
+			if l["msg"] == msg {
+				if seen++; seen == want {
+					return l
+				}
+			}
+		}
+		select {
+		case <-p.more:
+		case <-p.done:
+			t.Fatalf("proxy exited before logging %q", msg)
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("proxy never logged %q", msg)
+		}
+	}
+}
+
+// openssl returns the OpenSSL >= 3.5 command, or fails/skips.
+func openssl(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("QSP_OPENSSL")
+	if path == "" {
+		need(t, "OpenSSL 3.5 (QSP_OPENSSL)", "set QSP_OPENSSL to an openssl >= 3.5, e.g. ../shared/tools/openssl35")
+	}
+	out, err := exec.Command(path, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "OpenSSL 3.") || strings.HasPrefix(string(out), "OpenSSL 3.0") ||
+		strings.HasPrefix(string(out), "OpenSSL 3.1") || strings.HasPrefix(string(out), "OpenSSL 3.2") ||
+		strings.HasPrefix(string(out), "OpenSSL 3.3") || strings.HasPrefix(string(out), "OpenSSL 3.4") {
+		need(t, "OpenSSL 3.5", fmt.Sprintf("%s version: %q, %v", path, out, err))
+	}
+	return path
+}
+
+// sclient is the outcome of one `openssl s_client` session.
+type sclient struct {
+	out      string // everything s_client printed
+	group    string // "Negotiated TLS1.3 group" or "Peer Temp Key"
+	peerSig  string // "Peer signature type"
+	verified bool   // "Verify return code: 0 (ok)"
+	echoed   bool   // the line sent came back
+	err      error
+}
+
+// runSClient connects with s_client and extra args, sends a line and
+// waits for it to come back, then closes.
+func runSClient(t *testing.T, addr string, args ...string) sclient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	line := fmt.Sprintf("ping-%d", time.Now().UnixNano())
+	cmd := exec.CommandContext(ctx, openssl(t), append([]string{"s_client", "-connect", addr, "-servername", "localhost"}, args...)...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	var r sclient
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, line+"\n")
+	var b strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		text := sc.Text()
+		b.WriteString(text + "\n")
+		// OpenSSL 3.5 names a hybrid group on one line and a classical
+		// one ("X25519, 253 bits") on another.
+		if v, ok := strings.CutPrefix(text, "Negotiated TLS1.3 group: "); ok {
+			r.group = v
+		}
+		if v, ok := strings.CutPrefix(text, "Peer Temp Key: "); ok && r.group == "" {
+			r.group, _, _ = strings.Cut(v, ",")
+		}
+		if v, ok := strings.CutPrefix(text, "Peer signature type: "); ok {
+			r.peerSig = v
+		}
+		if strings.Contains(text, "Verify return code: 0 (ok)") {
+			r.verified = true
+		}
+		// s_client may print the echo right after a hex dump of the
+		// session ticket, on the same line.
+		if strings.HasSuffix(text, line) {
+			r.echoed = true
+			stdin.Close()
+		}
+	}
+	r.err = cmd.Wait()
+	r.out = b.String()
+	return r
+}
