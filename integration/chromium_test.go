@@ -1,0 +1,83 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Headless Chromium fetches a page through the proxy and negotiates
+// X25519MLKEM768. Chromium advertises ML-DSA but trusts no ML-DSA root
+// (DESIGN.md), so the configuration binds the ML-DSA chain to a server
+// name and Chromium, asking for localhost, is served the ECDSA chain.
+func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		need(t, "chromium", "apt-get install chromium")
+	}
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		need(t, "certutil", "apt-get install libnss3-tools")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<html><body><p id=marker>served through quantum-safe-proxy</p></body></html>")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{
+  "target": %q,
+  "certificates": [
+    {"cert_path": %q, "key_path": %q, "server_names": ["pq.localhost"]},
+    {"cert_path": %q, "key_path": %q}
+  ]
+}`, ln.Addr().String(), pki("server-mldsa.crt"), pki("server-mldsa.key"), pki("server-ecdsa.crt"), pki("server-ecdsa.key"))), 0o600)
+	p := startProxy(t, "--config-file", cfg)
+	_, port, _ := net.SplitHostPort(p.addr)
+
+	// Chromium on Linux trusts roots in $HOME/.pki/nssdb.
+	home := filepath.Join(dir, "home")
+	nssdb := filepath.Join(home, ".pki", "nssdb")
+	os.MkdirAll(nssdb, 0o700)
+	for _, args := range [][]string{
+		{"-d", "sql:" + nssdb, "-N", "--empty-password"},
+		{"-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "quantum-safe-proxy development ECDSA root", "-i", pki("ecdsa-root.crt")},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--user-data-dir="+filepath.Join(dir, "profile"),
+		"--dump-dom", "https://localhost:"+port+"/")
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "served through quantum-safe-proxy") {
+		t.Fatalf("chromium did not get the page through the proxy:\n%s", out)
+	}
+	rec := p.wait(t, "connection closed")
+	if rec["group"] != "X25519MLKEM768" || rec["pq"] != true || rec["cert_alg"] != "ECDSA P-256" {
+		t.Errorf("chromium's connection: %v", rec)
+	}
+}
