@@ -58,9 +58,7 @@ func goClient(t *testing.T, certFile, keyFile string) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(data)
-	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	cfg := &tls.Config{RootCAs: poolFrom(data), ServerName: "localhost"}
 	if certFile != "" {
 		c, err := tls.LoadX509KeyPair(pki(certFile), pki(keyFile))
 		if err != nil {
@@ -124,4 +122,10 @@ func TestHalfCloseThroughBinary(t *testing.T) {
 	if err != nil || string(got) != reply+"request" {
 		t.Fatalf("got %d bytes (%v), want %d", len(got), err, len(reply)+7)
 	}
+}
+
+func poolFrom(pemData []byte) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemData)
+	return pool
 }

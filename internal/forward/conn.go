@@ -31,6 +31,13 @@ type Conn struct {
 	nonblock bool // set once, by the reading goroutine, after the handshake
 	peek     [1]byte
 
+	// The callbacks given to RawConn.Read are made once per connection:
+	// a fresh closure per call would escape to the heap on every read.
+	readFn, peekFn func(fd uintptr) bool
+	rbuf           []byte
+	rn             int
+	rerr           error
+
 	corked atomic.Bool
 	mu     sync.Mutex
 	wbuf   *[]byte
@@ -47,7 +54,16 @@ func NewConn(c net.Conn) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{Conn: c, rc: rc}, nil
+	fc := &Conn{Conn: c, rc: rc}
+	fc.readFn = func(fd uintptr) bool {
+		fc.rn, fc.rerr = syscall.Read(int(fd), fc.rbuf)
+		return true
+	}
+	fc.peekFn = func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), fc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	}
+	return fc, nil
 }
 
 // Read reads as net.Conn does until [Conn.setNonblocking]; after that it
@@ -56,12 +72,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if !c.nonblock || len(p) == 0 {
 		return c.Conn.Read(p)
 	}
-	var n int
-	var err error
-	rerr := c.rc.Read(func(fd uintptr) bool {
-		n, err = syscall.Read(int(fd), p)
-		return true
-	})
+	c.rbuf = p
+	rerr := c.rc.Read(c.readFn)
+	c.rbuf = nil
+	n, err := c.rn, c.rerr
 	switch {
 	case rerr != nil:
 		return 0, rerr
@@ -81,10 +95,7 @@ func (c *Conn) setNonblocking() { c.nonblock = true }
 // to read, honouring the read deadline, without a buffer: MSG_PEEK of one
 // byte into the Conn's own array.
 func (c *Conn) waitReadable() error {
-	return c.rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), c.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN
-	})
+	return c.rc.Read(c.peekFn)
 }
 
 // Write sends p, or gathers it while corked.

@@ -17,8 +17,12 @@ import (
 // what the TLS policy learnt of the ClientHello.
 type conn struct {
 	*forward.Conn
-	raw   net.Conn
-	hello tlsconf.Hello
+	raw      net.Conn
+	hello    tlsconf.Hello
+	start    time.Time
+	listener string
+	log      *slog.Logger
+	attrs    []slog.Attr // what the handshake settled, for the closing line
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
@@ -26,32 +30,30 @@ func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
 // ReasonDrainTimeout is the close reason of connections closed at shutdown.
 const ReasonDrainTimeout = "drain_timeout"
 
+// handle runs the handshake and dials the backend; forwarding then runs
+// on a fresh goroutine (see [Proxy.forward]) so that this one, whose stack
+// the handshake's post-quantum arithmetic grew, exits and frees it: idle
+// connections are the many, and their memory is the product's (DESIGN.md).
 func (p *Proxy) handle(raw net.Conn, listener string) {
-	defer p.wg.Done()
-	defer p.release()
 	start := time.Now()
 	snap := p.snap.Load()
 	p.Stats.Accepted.Add(1)
 	p.Stats.Active.Add(1)
-	defer p.Stats.Active.Add(-1)
-	log := p.opts.Logger.With("client", raw.RemoteAddr().String())
-
+	c := &conn{raw: raw, start: start, listener: listener, log: p.opts.Logger.With("client", raw.RemoteAddr().String())}
 	fc, err := forward.NewConn(raw)
 	if err != nil {
-		raw.Close()
-		log.Error("unusable connection", "error", err)
+		c.log.Error("unusable connection", "error", err)
+		p.done(c)
 		return
 	}
-	c := &conn{Conn: fc, raw: raw}
+	c.Conn = fc
 	p.track(c, true)
-	defer p.track(c, false)
 
 	tc := tls.Server(c, snap.TLS.TLS)
 	if snap.HandshakeTimeout > 0 {
 		raw.SetDeadline(start.Add(snap.HandshakeTimeout))
 	}
 	if err := tc.Handshake(); err != nil {
-		raw.Close()
 		p.Stats.Refused.Add(1)
 		reason, hint := snap.TLS.Classify(err, &c.hello)
 		args := []any{"listener", listener, "reason", reason, "error", err.Error()}
@@ -61,7 +63,8 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 		if hint != "" {
 			args = append(args, "hint", hint)
 		}
-		log.Warn("handshake refused", args...)
+		c.log.Warn("handshake refused", args...)
+		p.done(c)
 		return
 	}
 	raw.SetDeadline(time.Time{})
@@ -70,7 +73,7 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 	if pq {
 		p.Stats.PQ.Add(1)
 	}
-	attrs := []slog.Attr{
+	c.attrs = []slog.Attr{
 		slog.String("listener", listener),
 		slog.String("identity", identity(&cs)),
 		slog.String("tls_version", tls.VersionName(cs.Version)),
@@ -78,35 +81,51 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 		slog.Bool("pq", pq),
 		slog.String("cert_alg", c.hello.Chain.Algorithm()),
 	}
-
 	backend, err := dial(snap)
 	if err != nil {
 		tc.Close()
-		log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+		p.done(c)
 		return
 	}
 	bc, err := forward.NewConn(backend)
 	if err != nil {
 		backend.Close()
 		tc.Close()
-		log.Error("unusable backend connection", "error", err)
+		c.log.Error("unusable backend connection", "error", err)
+		p.done(c)
 		return
 	}
-	res := forward.Run(tc, fc, bc, snap.Forward)
+	go p.forward(c, tc, bc, snap.Forward)
+}
+
+// forward moves bytes until the connection ends, then logs its one line.
+func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
+	res := forward.Run(tc, c.Conn, bc, opts)
 	reason := res.Reason
 	if p.aborted.Load() && res.Err != nil && errors.Is(res.Err, net.ErrClosed) {
 		reason = ReasonDrainTimeout
 	}
-	attrs = append(attrs,
+	attrs := append(c.attrs,
 		slog.Int64("bytes_in", res.BytesIn),
 		slog.Int64("bytes_out", res.BytesOut),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", time.Since(c.start)),
 		slog.String("close_reason", reason),
 	)
 	if res.Err != nil && reason != ReasonDrainTimeout {
 		attrs = append(attrs, slog.String("error", res.Err.Error()))
 	}
-	log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", attrs...)
+	c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", attrs...)
+	p.done(c)
+}
+
+// done ends a connection's accounting: it frees its slot under the cap.
+func (p *Proxy) done(c *conn) {
+	c.raw.Close()
+	p.track(c, false)
+	p.Stats.Active.Add(-1)
+	p.release()
+	p.wg.Done()
 }
 
 func dial(s *Snapshot) (net.Conn, error) {

@@ -128,7 +128,7 @@ type harness struct {
 
 // start runs a proxy for cfg (certificates from the dev PKI unless set)
 // in front of an echo backend, or of handler when it is not nil.
-func start(t *testing.T, cfg *config.Config, handler func(net.Conn)) *harness {
+func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 	t.Helper()
 	dir := pki(t)
 	if handler == nil {
@@ -187,7 +187,7 @@ func baseConfig() *config.Config {
 	return c
 }
 
-func clientConfig(t *testing.T) *tls.Config {
+func clientConfig(t testing.TB) *tls.Config {
 	pool, _, err := certs.LoadPool(filepath.Join(pki(t), certs.CABundle))
 	if err != nil {
 		t.Fatal(err)
