@@ -2,7 +2,6 @@
 # Go 1.27 is required (ML-DSA in crypto/tls and crypto/x509); with this the
 # go command fetches the toolchain through the module proxy by itself.
 export GOTOOLCHAIN := go1.27.4
-export CGO_ENABLED := 0
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -17,7 +16,7 @@ export QSP_OPENSSL
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 certs/ca.crt:
 	$(GO) run ./cmd/quantum-safe-proxy certs init --dir certs

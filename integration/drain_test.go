@@ -1,0 +1,88 @@
+package integration
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func exitCode(t *testing.T, p *proxyProc) int {
+	t.Helper()
+	waited := make(chan error, 1)
+	go func() { <-p.done; waited <- p.cmd.Wait() }()
+	select {
+	case err := <-waited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(20 * time.Second):
+		t.Fatal("proxy did not exit")
+	}
+	return -1
+}
+
+// SIGTERM while a client is still sending: the listener closes at once,
+// the open connection's data arrives whole, then the proxy exits 0.
+func TestSIGTERMDrainsOpenConnections(t *testing.T) {
+	p := startProxy(t, servingBothChains(echoBackend(t), "--drain-timeout", "20s")...)
+	c, err := tls.Dial("tcp", p.addr, goClient(t, "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "before SIGTERM;")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, "stopping: draining open connections")
+	if nc, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+		nc.Close()
+		t.Error("the listener still accepts after SIGTERM")
+	}
+	time.Sleep(200 * time.Millisecond)
+	io.WriteString(c, "after SIGTERM")
+	c.CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "before SIGTERM;after SIGTERM" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if code := exitCode(t, p); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+// Past the drain timeout, a stuck connection is closed and the exit code
+// says so.
+func TestDrainTimeoutClosesStuckConnections(t *testing.T) {
+	p := startProxy(t, servingBothChains(echoBackend(t), "--drain-timeout", "300ms")...)
+	c, err := tls.Dial("tcp", p.addr, goClient(t, "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitCode(t, p); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	var closed map[string]any
+	for _, l := range p.snapshot() {
+		if l["msg"] == "connection closed" {
+			closed = l
+		}
+	}
+	if closed == nil || closed["close_reason"] != "drain_timeout" {
+		t.Errorf("closing line: %v", closed)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "reset") {
+		t.Errorf("client read after forced close: %v", err)
+	}
+}

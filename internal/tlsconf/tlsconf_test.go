@@ -1,0 +1,66 @@
+package tlsconf
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+)
+
+func TestIsPQ(t *testing.T) {
+	for id, want := range map[tls.CurveID]bool{
+		tls.X25519MLKEM768: true, tls.SecP256r1MLKEM768: true, tls.SecP384r1MLKEM1024: true, tls.MLKEM1024: true,
+		tls.X25519: false, tls.CurveP256: false, tls.CurveP384: false, 0: false,
+	} {
+		if IsPQ(id) != want {
+			t.Errorf("IsPQ(%s) = %v", id, !want)
+		}
+	}
+}
+
+func TestMatchName(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		sni   string
+		want  bool
+	}{
+		{[]string{"pq.example.com"}, "pq.example.com", true},
+		{[]string{"pq.example.com"}, "PQ.Example.com.", true},
+		{[]string{"*.example.com"}, "a.example.com", true},
+		{[]string{"*.example.com"}, "a.b.example.com", false},
+		{[]string{"*.example.com"}, "example.com", false},
+		{[]string{"pq.example.com"}, "", false},
+	} {
+		if got := matchName(tc.names, tc.sni); got != tc.want {
+			t.Errorf("matchName(%v, %q) = %v", tc.names, tc.sni, got)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	strict := &Server{Mode: config.PQCStrict}
+	hybrid := &Server{Mode: config.PQCHybrid}
+	for _, tc := range []struct {
+		s     *Server
+		err   error
+		hello Hello
+		want  string
+	}{
+		{hybrid, os.ErrDeadlineExceeded, Hello{}, ReasonTimeout},
+		{hybrid, tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, Hello{}, ReasonNotTLS},
+		{hybrid, io.EOF, Hello{}, ReasonClientGone},
+		{strict, errors.New("tls: no ECDHE curve supported by both client and server"), Hello{Seen: true}, ReasonNoPQGroup},
+		{strict, fmt.Errorf("wrapped: %w", errClientKeyNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientKeyNotPQ},
+		{hybrid, errors.New("tls: client didn't provide a certificate"), Hello{Seen: true}, ReasonNoClientCert},
+		{hybrid, errors.New("remote error: tls: bad certificate"), Hello{Seen: true}, ReasonClientRefused},
+		{hybrid, errors.New("tls: something else"), Hello{Seen: true}, ReasonOther},
+	} {
+		if got, _ := tc.s.Classify(tc.err, &tc.hello); got != tc.want {
+			t.Errorf("Classify(%v, %+v) = %s, want %s", tc.err, tc.hello, got, tc.want)
+		}
+	}
+}
