@@ -82,11 +82,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		snap.TLS.Describe(stdout, time.Now())
 		return nil
 	}
-	cfg, err := loadConfig(args, environ, stdout)
-	if err != nil {
+	if _, err := loadConfig(args, environ, stdout); err != nil {
 		return err
 	}
-	return daemon.Run(ctx, cfg, stderr)
+	// SIGHUP reads the file and the environment again.
+	return daemon.Run(ctx, func() (*config.Config, error) { return config.Load(args, os.Environ()) }, stderr)
 }
 
 func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error) {

@@ -1,5 +1,6 @@
 // Package daemon is the one package that wires the others into a running
-// process: logging, the TLS snapshot, listeners, signals, drain and exit.
+// process: logging, listeners, the TLS snapshot, signals, reload, systemd
+// notifications in their order, drain and exit.
 package daemon
 
 import (
@@ -8,28 +9,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/listen"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
-
-// NewLogger returns the logger the configuration asks for, on w.
-func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
 
 // NewSnapshot loads certificates and builds everything a connection needs.
 func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
@@ -46,8 +39,9 @@ func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
 	}, nil
 }
 
-// LogSnapshot logs each served chain and every warning, at start.
-func LogSnapshot(log *slog.Logger, cfg *config.Config, s *proxy.Snapshot) {
+// logSnapshot logs each served chain and every warning, at start and on
+// every reload.
+func logSnapshot(log *slog.Logger, cfg *config.Config, s *proxy.Snapshot) {
 	for i, c := range s.TLS.Chains {
 		log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(),
 			"chain_length", len(c.TLS.Certificate), "expires", c.Leaf().NotAfter.UTC().Format(time.RFC3339), "file", c.CertPath)
@@ -60,58 +54,152 @@ func LogSnapshot(log *slog.Logger, cfg *config.Config, s *proxy.Snapshot) {
 	}
 }
 
-// Run serves until SIGTERM or SIGINT (or ctx ends), then drains. It
-// returns nil after a clean drain, [proxy.ErrDrainTimeout] when connections
-// had to be cut, and a *[config.Error] for bad configuration.
-func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
-	log := NewLogger(cfg, stderr)
+// Loader reads the whole configuration afresh: at start and on SIGHUP.
+type Loader func() (*config.Config, error)
+
+type daemon struct {
+	load   Loader
+	cfg    *config.Config // the configuration in force
+	log    *slog.Logger
+	level  *slog.LevelVar
+	set    *listen.Set
+	proxy  *proxy.Proxy
+	mu     sync.Mutex
+	reload string // the last reload's outcome, for STATUS=
+}
+
+// Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP,
+// then drains. It returns nil after a clean drain, [proxy.ErrDrainTimeout]
+// when connections had to be cut, and a *[config.Error] for bad
+// configuration.
+func Run(ctx context.Context, load Loader, stderr io.Writer) error {
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	d := &daemon{load: load, cfg: cfg, level: new(slog.LevelVar)}
+	d.level.Set(logging.ParseLevel(cfg.LogLevel))
+	d.log = logging.New(stderr, cfg.LogFormat, d.level)
 	snap, err := NewSnapshot(cfg)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// Signals are caught before the sockets open: a SIGHUP that systemd
+	// sends early must not kill the process (signal(7): SIGHUP terminates).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	d.set, err = listen.Open(cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen: %w", err)
 	}
 	if cfg.Environment != "" {
-		log.Info("environment", "name", cfg.Environment)
+		d.log.Info("environment", "name", cfg.Environment)
 	}
-	LogSnapshot(log, cfg, snap)
-	p := proxy.New(proxy.Options{Logger: log, MaxConnections: cfg.MaxConnections}, snap)
+	logSnapshot(d.log, cfg, snap)
+	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections}, snap)
 
-	stop := make(chan os.Signal, 2)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(stop)
-
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ln, ln.Addr().String()) }()
-	log.Info("listening", "address", ln.Addr().String(), "target", cfg.Target, "pqc_mode", string(cfg.PQCMode), "client_cert_mode", string(cfg.ClientCertMode))
-
-	select {
-	case sig := <-stop:
-		log.Info("stopping: draining open connections", "signal", sig.String(), "drain_timeout", cfg.DrainTimeout, "open", p.Stats.Active.Load())
-	case <-ctx.Done():
-		log.Info("stopping: draining open connections", "drain_timeout", cfg.DrainTimeout, "open", p.Stats.Active.Load())
-	case err := <-served:
-		return err
+	var serving sync.WaitGroup
+	for _, l := range d.set.Serve {
+		serving.Add(1)
+		go func() {
+			defer serving.Done()
+			d.proxy.Serve(l, l.Name)
+		}()
+		d.log.Info("listening", "listener", l.Name, "address", l.Addr().String(), "systemd", d.set.Activated,
+			"target", cfg.Target, "pqc_mode", string(cfg.PQCMode), "client_cert_mode", string(cfg.ClientCertMode))
 	}
-	ln.Close()
-	<-served
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	if d.set.Admin != nil {
+		d.log.Info("socket named admin is reserved for the admin listener; no TLS is served on it", "address", d.set.Admin.Addr().String())
+	}
+	sdnotify.Ready(d.status())
+	stopWatchdog := d.watchdog()
+	defer stopWatchdog()
+
+	for stopping := false; !stopping; {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				d.reloadConfig()
+				continue
+			}
+			d.log.Info("stopping: draining open connections", "signal", sig.String(), "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())
+		case <-ctx.Done():
+			d.log.Info("stopping: draining open connections", "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())
+		}
+		stopping = true
+	}
+	sdnotify.Stopping(fmt.Sprintf("draining %d connections", d.proxy.Stats.Active.Load()))
+	// Closing our descriptors leaves systemd's sockets open: clients that
+	// connect now wait in the backlog for the next process.
+	d.set.Close()
+	serving.Wait()
+	return d.drain(sigs)
+}
+
+func (d *daemon) drain(sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.DrainTimeout)
 	defer cancel()
 	go func() {
-		// A second signal cuts the drain short.
-		select {
-		case <-stop:
-			cancel()
-		case <-drainCtx.Done():
+		// A second SIGTERM or SIGINT cuts the drain short.
+		for {
+			select {
+			case sig := <-sigs:
+				if sig != syscall.SIGHUP {
+					cancel()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
-	if err := p.Shutdown(drainCtx); err != nil {
+	if err := d.proxy.Shutdown(ctx); err != nil {
 		return err
 	}
-	log.Info("stopped", "connections", p.Stats.Accepted.Load(), "pq", p.Stats.PQ.Load())
+	d.log.Info("stopped", "connections", d.proxy.Stats.Accepted.Load(), "pq", d.proxy.Stats.PQ.Load())
 	return nil
+}
+
+// status is the one-line STATUS= summary.
+func (d *daemon) status() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := &d.proxy.Stats
+	line := fmt.Sprintf("%d connections, %d PQ, %d open, %d refused", s.Accepted.Load(), s.PQ.Load(), s.Active.Load(), s.Refused.Load())
+	if d.reload != "" {
+		line += "; " + d.reload
+	}
+	return line
+}
+
+// watchdog pets systemd's watchdog at half of WatchdogSec= while every
+// accept loop runs and accepts without persistent errors; a wedged proxy
+// stops petting and systemd restarts it.
+func (d *daemon) watchdog() (stop func()) {
+	interval := sdnotify.WatchdogInterval()
+	if interval == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if d.proxy.Healthy(len(d.set.Serve)) {
+					sdnotify.Watchdog(d.status())
+				} else {
+					d.log.Error("accept loop unhealthy: not petting the watchdog")
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // IsConfigError reports whether err is bad configuration (exit 78).

@@ -53,6 +53,9 @@ type Proxy struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	aborted atomic.Bool
+
+	serving atomic.Int32 // accept loops running
+	failing atomic.Int32 // accept loops in persistent accept errors
 }
 
 // New returns a proxy that serves s until [Proxy.Swap] replaces it.
@@ -80,6 +83,8 @@ const (
 // Serve accepts on ln until ln is closed, then returns nil. name is the
 // listener's name for logs (a systemd FileDescriptorName or the address).
 func (p *Proxy) Serve(ln net.Listener, name string) error {
+	p.serving.Add(1)
+	defer p.serving.Add(-1)
 	var backoff time.Duration
 	for {
 		if p.sem != nil {
@@ -91,15 +96,27 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
+			if backoff == maxBackoff {
+				p.failing.Add(1)
+			}
 			backoff = min(max(2*backoff, minBackoff), maxBackoff)
 			p.opts.Logger.Warn("accept failed; retrying", "listener", name, "error", err, "retry_in", backoff)
 			time.Sleep(backoff)
+			if backoff == maxBackoff {
+				p.failing.Add(-1)
+			}
 			continue
 		}
 		backoff = 0
 		p.wg.Add(1)
 		go p.handle(c, name)
 	}
+}
+
+// Healthy reports whether all n accept loops run and none is stuck in
+// accept errors at the longest backoff (EMFILE, for instance).
+func (p *Proxy) Healthy(n int) bool {
+	return int(p.serving.Load()) == n && p.failing.Load() == 0
 }
 
 func (p *Proxy) release() {

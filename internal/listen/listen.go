@@ -1,0 +1,110 @@
+// Package listen provides the listening sockets: the ones systemd passes
+// (socket activation, LISTEN_FDS; sd_listen_fds(3)), or one bound to the
+// configured address when systemd passes none.
+package listen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/activation"
+)
+
+// AdminName is the FileDescriptorName reserved for the admin listener.
+const AdminName = "admin"
+
+// Listener is a listening socket and its name: systemd's
+// FileDescriptorName, or the bound address.
+type Listener struct {
+	net.Listener
+	Name string
+}
+
+// Set is what [Open] returns.
+type Set struct {
+	// Serve are the sockets to accept TLS on.
+	Serve []Listener
+	// Admin is the socket named "admin", reserved for the admin listener;
+	// nil if systemd passed none.
+	Admin *Listener
+	// Activated is true when the sockets came from systemd.
+	Activated bool
+}
+
+// Open takes the sockets systemd passed, or binds addr when it passed
+// none. A passed descriptor that is not a listening stream socket is an
+// error that names it.
+func Open(addr string) (*Set, error) {
+	files := activation.Files(true)
+	if len(files) == 0 {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &Set{Serve: []Listener{{Listener: ln, Name: ln.Addr().String()}}}, nil
+	}
+	s := &Set{Activated: true}
+	var errs []error
+	for i, f := range files {
+		ln, err := fromFile(f)
+		f.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("socket %d passed by systemd (fd %d, name %q): %w; pass only ListenStream= sockets", i+1, 3+i, f.Name(), err))
+			continue
+		}
+		l := Listener{Listener: ln, Name: f.Name()}
+		if l.Name == AdminName {
+			s.Admin = &l
+			continue
+		}
+		s.Serve = append(s.Serve, l)
+	}
+	if len(errs) > 0 {
+		s.Close()
+		return nil, errors.Join(errs...)
+	}
+	if len(s.Serve) == 0 {
+		s.Close()
+		return nil, errors.New("systemd passed no socket to serve TLS on (only one named \"admin\")")
+	}
+	return s, nil
+}
+
+// fromFile checks that f is a listening stream socket (SO_ACCEPTCONN,
+// socket(7)) and makes a net.Listener of it.
+func fromFile(f *os.File) (net.Listener, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var typ, accepting int
+	var serr error
+	rc.Control(func(fd uintptr) {
+		if typ, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); serr != nil {
+			return
+		}
+		accepting, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
+	})
+	switch {
+	case serr != nil:
+		return nil, fmt.Errorf("not a socket (%v)", serr)
+	case typ != syscall.SOCK_STREAM:
+		return nil, errors.New("not a stream socket")
+	case accepting == 0:
+		return nil, errors.New("not listening (Accept=yes sockets are not supported)")
+	}
+	return net.FileListener(f)
+}
+
+// Close closes every socket of the set.
+func (s *Set) Close() {
+	for _, l := range s.Serve {
+		l.Close()
+	}
+	if s.Admin != nil {
+		s.Admin.Close()
+	}
+}
