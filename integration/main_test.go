@@ -100,7 +100,15 @@ type proxyProc struct {
 func startProxy(t testing.TB, args ...string) *proxyProc {
 	t.Helper()
 	args = append([]string{"--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, args...)
-	cmd := exec.Command(binary, args...)
+	p := startProc(t, exec.Command(binary, args...))
+	rec := p.wait(t, "listening")
+	p.addr = rec["address"].(string)
+	return p
+}
+
+// startProc starts cmd, whose stderr is the proxy's JSON log.
+func startProc(t testing.TB, cmd *exec.Cmd) *proxyProc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +128,6 @@ func startProxy(t testing.TB, args ...string) *proxyProc {
 			}
 		}
 	})
-	rec := p.wait(t, "listening")
-	p.addr = rec["address"].(string)
 	return p
 }
 
