@@ -11,7 +11,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 QSP_OPENSSL ?= $(abspath ../shared/tools/openssl35)
 export QSP_OPENSSL
 
-.PHONY: all build run certs test test-unit test-integration bench vet clean
+.PHONY: all build run certs test test-unit test-integration test-systemd bench vet clean
 
 all: build
 
@@ -51,6 +51,11 @@ test-unit:
 # End-to-end tests of the built binary against OpenSSL 3.5 and Chromium.
 test-integration:
 	$(GO) test -count=1 -timeout 15m ./integration/...
+
+# The units under a real systemd (PID 1) in a container on this machine.
+QSP_SDBOX ?= $(abspath ../shared/tools/sdbox)
+test-systemd:
+	QSP_SDBOX=$(QSP_SDBOX) $(GO) test -count=1 -timeout 10m -run 'TestSystemdBox' -v ./integration/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./integration/...

@@ -38,9 +38,9 @@ func namedBackend(t *testing.T, name string) string {
 	return ln.Addr().String()
 }
 
-func greeting(t *testing.T, addr string) (*tls.Conn, *bufio.Reader, string) {
+func greeting(t *testing.T, addr string, cfg *tls.Config) (*tls.Conn, *bufio.Reader, string) {
 	t.Helper()
-	c, err := tls.Dial("tcp", addr, goClient(t, "", ""))
+	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestReloadKeepsOpenConnectionsAndRefusesBrokenState(t *testing.T) {
 	writeConfig(t, cfgPath, cfg(a))
 	p := startProxy(t, "--config-file", cfgPath)
 
-	old, oldR, name := greeting(t, p.addr)
+	old, oldR, name := greeting(t, p.addr, goClient(t, "", ""))
 	if name != "A" {
 		t.Fatalf("first target %q", name)
 	}
@@ -84,7 +84,7 @@ func TestReloadKeepsOpenConnectionsAndRefusesBrokenState(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reloaded")
 	roundTrip(t, old, oldR, "still on A")
-	if c, _, name := greeting(t, p.addr); name != "B" {
+	if c, _, name := greeting(t, p.addr, goClient(t, "", "")); name != "B" {
 		t.Errorf("after reload: %q", name)
 	} else {
 		c.Close()
@@ -94,7 +94,7 @@ func TestReloadKeepsOpenConnectionsAndRefusesBrokenState(t *testing.T) {
 	writeConfig(t, cfgPath, `{"target": "`+a+`", "cert_path": `) // broken JSON
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reload failed: still serving the previous configuration", 1)
-	if c, _, name := greeting(t, p.addr); name != "B" {
+	if c, _, name := greeting(t, p.addr, goClient(t, "", "")); name != "B" {
 		t.Errorf("after a broken config: %q", name)
 	} else {
 		c.Close()
@@ -104,7 +104,7 @@ func TestReloadKeepsOpenConnectionsAndRefusesBrokenState(t *testing.T) {
 	os.WriteFile(key, data[:len(data)/2], 0o600) // a key caught half-written
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reload failed: still serving the previous configuration", 2)
-	if c, _, name := greeting(t, p.addr); name != "B" {
+	if c, _, name := greeting(t, p.addr, goClient(t, "", "")); name != "B" {
 		t.Errorf("after a half-written key: %q", name)
 	} else {
 		c.Close()

@@ -163,3 +163,21 @@ func dialRetry(addr string) (*tls.Conn, error) {
 	}
 	return nil, err
 }
+
+// With WatchdogSec= set (WATCHDOG_USEC), the proxy pets the watchdog at
+// half the interval while its accept loop is healthy.
+func TestWatchdogPets(t *testing.T) {
+	notify := newNotifySocket(t)
+	cmd := exec.Command(binary, servingBothChains(echoBackend(t), "--listen", "127.0.0.1:0", "--log-format", "json")...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify.path, "WATCHDOG_USEC=400000")
+	p := startProc(t, cmd)
+	p.wait(t, "listening")
+	notify.expect(t, "READY=1", "STATUS=")
+	start := time.Now()
+	for range 3 {
+		notify.expect(t, "WATCHDOG=1", "STATUS=")
+	}
+	if d := time.Since(start); d < 500*time.Millisecond || d > 2*time.Second {
+		t.Errorf("3 watchdog pets took %v, want about 600ms (every 200ms)", d)
+	}
+}

@@ -154,3 +154,17 @@ func TestUsageListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialsDirectoryInPaths(t *testing.T) {
+	args := []string{"--cert", "${CREDENTIALS_DIRECTORY}/tls.crt", "--key", "${CREDENTIALS_DIRECTORY}/tls.key"}
+	c, err := Load(args, []string{"CREDENTIALS_DIRECTORY=/run/credentials/qsp.service"})
+	if err != nil || c.Certificates[0].KeyPath != "/run/credentials/qsp.service/tls.key" {
+		t.Fatalf("%v, %v", c, err)
+	}
+	_, err = Load(args, nil)
+	want := "--cert[0].cert_path: ${CREDENTIALS_DIRECTORY} is not set; systemd sets it for units with LoadCredential=\n" +
+		"--cert[0].key_path: ${CREDENTIALS_DIRECTORY} is not set; systemd sets it for units with LoadCredential="
+	if err == nil || err.Error() != want {
+		t.Errorf("unset: %v", err)
+	}
+}

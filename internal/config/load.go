@@ -32,6 +32,7 @@ func (e *Error) Error() string {
 // loader gathers settings from every source and remembers, for each JSON
 // key, where its value last came from, so that errors can name it.
 type loader struct {
+	environ  []string
 	cfg      *Config
 	src      map[string]string
 	problems *multierror.Error
@@ -61,7 +62,7 @@ func (l *loader) apply(o *option, value, source string) {
 // program name) and the environment (as os.Environ returns it).
 // It returns every problem at once, gathered with go-multierror, as an *[Error].
 func Load(args []string, environ []string) (*Config, error) {
-	l := &loader{cfg: Default(), src: map[string]string{}}
+	l := &loader{environ: environ, cfg: Default(), src: map[string]string{}}
 	fs, parsed := newFlagSet(l)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -47,6 +49,7 @@ func (l *loader) validate() {
 	case c.MinTLSVersion == "1.2" && c.PQCMode == PQCStrict:
 		l.fail("%s: 1.2 cannot be used with pqc_mode strict: TLS 1.2 has no post-quantum key exchange; use 1.3", l.label("min_tls_version"))
 	}
+	l.expandCredentials()
 	if c.LogLevel == "trace" {
 		c.LogLevel = "debug"
 	}
@@ -87,4 +90,43 @@ func (l *loader) checkTarget() {
 		return
 	}
 	l.fail("%s: %q is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it", l.label("target"), t)
+}
+
+// credentialsVar is set by systemd for units with LoadCredential=
+// (systemd.exec(5), "Credentials"); file paths may start with it.
+const credentialsVar = "CREDENTIALS_DIRECTORY"
+
+// expandCredentials replaces ${CREDENTIALS_DIRECTORY} in file paths, so
+// that keys handed over by LoadCredential= can be named in the config.
+func (l *loader) expandCredentials() {
+	dir, set := "", false
+	for _, kv := range l.environ {
+		if v, ok := strings.CutPrefix(kv, credentialsVar+"="); ok {
+			dir, set = v, true
+		}
+	}
+	expand := func(label string, p *string) {
+		if !strings.Contains(*p, "$") {
+			return
+		}
+		var unknown []string
+		*p = os.Expand(*p, func(name string) string {
+			if name != credentialsVar {
+				unknown = append(unknown, name)
+			}
+			return dir
+		})
+		switch {
+		case len(unknown) > 0:
+			l.fail("%s: only ${%s} may be used in a path, not ${%s}", label, credentialsVar, unknown[0])
+		case !set:
+			l.fail("%s: ${%s} is not set; systemd sets it for units with LoadCredential=", label, credentialsVar)
+		}
+	}
+	c := l.cfg
+	expand(l.label("ca_cert_path"), &c.CACertPath)
+	for i := range c.Certificates {
+		expand(fmt.Sprintf("%s[%d].cert_path", l.label("certificates"), i), &c.Certificates[i].CertPath)
+		expand(fmt.Sprintf("%s[%d].key_path", l.label("certificates"), i), &c.Certificates[i].KeyPath)
+	}
 }

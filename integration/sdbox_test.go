@@ -1,0 +1,179 @@
+package integration
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// sdbox runs the proxy's units under a real systemd (PID 1) in a
+// container on this machine; QSP_SDBOX names the sdbox tool (`make
+// test-systemd` sets it). The container shares the host's network, so the
+// socket unit's 0.0.0.0:8443 is reached from here.
+type sdbox struct {
+	t    *testing.T
+	tool string
+}
+
+func (b *sdbox) run(args ...string) string {
+	b.t.Helper()
+	out, err := exec.Command(b.tool, append([]string{"-n", "qsp"}, args...)...).CombinedOutput()
+	if err != nil {
+		b.t.Fatalf("sdbox %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (b *sdbox) exec(args ...string) string { return b.run(append([]string{"exec"}, args...)...) }
+
+func TestSystemdBox(t *testing.T) {
+	tool := os.Getenv("QSP_SDBOX")
+	if tool == "" {
+		t.Skip("QSP_SDBOX is not set; `make test-systemd` runs this test")
+	}
+	if c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true}); err == nil {
+		c.Close()
+		t.Fatal("something already listens on 127.0.0.1:8443, where the shipped socket unit listens; stop it first")
+	}
+	b := &sdbox{t: t, tool: tool}
+	b.run("up", "--fresh")
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command(tool, "-n", "qsp", "journal", "-u", "quantum-safe-proxy", "-n", "60").CombinedOutput()
+			t.Logf("journal:\n%s", out)
+		}
+		exec.Command(tool, "-n", "qsp", "down").Run()
+	})
+	install(t, b)
+
+	// A PQ client from the host: X25519MLKEM768, ML-DSA-65, an echo.
+	r := runSClient(t, "127.0.0.1:8443")
+	if r.group != "X25519MLKEM768" || r.peerSig != "mldsa65" || !r.echoed {
+		t.Fatalf("group %q signature %q echoed %v\n%s", r.group, r.peerSig, r.echoed, r.out)
+	}
+	if r := runSClient(t, "127.0.0.1:8443", "-groups", legacyGroups, "-sigalgs", legacySigalgs); !r.echoed || r.group != "X25519" {
+		t.Fatalf("legacy client: group %q echoed %v", r.group, r.echoed)
+	}
+
+	// `systemctl reload` while a connection is open.
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	b.run("cp-out", "/etc/quantum-safe-proxy/certs/ca.crt", ca)
+	data, _ := os.ReadFile(ca)
+	c, rd, greet := greeting(t, "127.0.0.1:8443", &tls.Config{RootCAs: poolFrom(data), ServerName: "localhost"})
+	if !strings.HasPrefix(greet, "hello from the backend") {
+		t.Fatalf("greeting %q", greet)
+	}
+	b.exec("systemctl", "reload", "quantum-safe-proxy.service")
+	roundTrip(t, c, rd, "still here after systemctl reload")
+	c.Close()
+	if status := b.exec("systemctl", "show", "-p", "StatusText", "--value", "quantum-safe-proxy.service"); !strings.Contains(status, " ok") {
+		t.Errorf("StatusText after reload: %q", status)
+	}
+
+	restartUnderLoad(t, b)
+	checkJournal(t, b)
+}
+
+// install puts the binary, units, group and a host PKI in place, as the
+// packages will, and enables the socket.
+func install(t *testing.T, b *sdbox) {
+	dir := t.TempDir()
+	for _, cmd := range []string{"quantum-safe-proxy", "demo-backend"} {
+		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, cmd), "../cmd/"+cmd)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	b.run("cp-in", filepath.Join(dir, "quantum-safe-proxy"), "/usr/bin/quantum-safe-proxy")
+	b.run("cp-in", filepath.Join(dir, "demo-backend"), "/usr/local/bin/demo-backend")
+	b.exec("chmod", "0755", "/usr/bin/quantum-safe-proxy", "/usr/local/bin/demo-backend")
+	for _, u := range []string{"quantum-safe-proxy.socket", "quantum-safe-proxy.service", "quantum-safe-proxy@.socket",
+		"quantum-safe-proxy@.service", "quantum-safe-proxy-certs.path", "quantum-safe-proxy-reload.service"} {
+		b.run("cp-in", "../systemd/"+u, "/usr/lib/systemd/system/"+u)
+	}
+	b.run("cp-in", "../systemd/quantum-safe-proxy.sysusers", "/usr/lib/sysusers.d/quantum-safe-proxy.conf")
+	b.exec("systemd-sysusers")
+	b.exec("quantum-safe-proxy", "certs", "init", "--dir", "/etc/quantum-safe-proxy/certs")
+	b.exec("sh", "-c", "chgrp quantum-safe-proxy-keys /etc/quantum-safe-proxy/certs/*.key && chmod 0640 /etc/quantum-safe-proxy/certs/*.key")
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{
+  "listen": "0.0.0.0:8443",
+  "target": "127.0.0.1:6000",
+  "certificates": [
+    {"cert_path": "/etc/quantum-safe-proxy/certs/server-mldsa.crt", "key_path": "/etc/quantum-safe-proxy/certs/server-mldsa.key"},
+    {"cert_path": "/etc/quantum-safe-proxy/certs/server-ecdsa.crt", "key_path": "/etc/quantum-safe-proxy/certs/server-ecdsa.key"}
+  ]
+}
+`), 0o644)
+	b.run("cp-in", cfg, "/etc/quantum-safe-proxy/config.json")
+	b.exec("systemd-run", "--unit=qsp-demo-backend", "/usr/local/bin/demo-backend", "--listen", "127.0.0.1:6000")
+	b.exec("systemctl", "daemon-reload")
+	b.exec("systemd-analyze", "verify", "--man=no", "quantum-safe-proxy.socket", "quantum-safe-proxy.service")
+	b.exec("systemctl", "enable", "--now", "quantum-safe-proxy.socket", "quantum-safe-proxy-certs.path")
+}
+
+// restartUnderLoad restarts the service while clients keep connecting:
+// systemd holds the socket, so none is refused.
+func restartUnderLoad(t *testing.T, b *sdbox) {
+	var stop atomic.Bool
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true})
+				if err == nil {
+					_, err = bufio.NewReader(c).ReadString('\n')
+					c.Close()
+				}
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("connection during restart: %v", err)
+					return
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	b.exec("systemctl", "restart", "quantum-safe-proxy.service")
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("restart under load: %d served, %d failed", ok.Load(), failed.Load())
+	}
+	t.Logf("restart under load: %d connections served, none refused", ok.Load())
+}
+
+// checkJournal reads the structured fields back: `journalctl QSP_PQ=1`
+// lists the PQ connections and QSP_PQ=0 the classical one.
+func checkJournal(t *testing.T, b *sdbox) {
+	for _, tc := range []struct{ pq, group, alg string }{{"1", "X25519MLKEM768", "ML-DSA-65"}, {"0", "X25519", "ECDSA P-256"}} {
+		out := b.exec("journalctl", "--no-pager", "-o", "json", "-u", "quantum-safe-proxy.service", "QSP_PQ="+tc.pq, "QSP_CLOSE_REASON=client_closed")
+		found := false
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) != nil {
+				continue
+			}
+			if e["QSP_TLS_GROUP"] == tc.group && e["QSP_CERT_ALG"] == tc.alg && e["QSP_CLIENT_ADDR"] != nil && e["QSP_BYTES_OUT"] != nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("journalctl QSP_PQ=%s: no entry with QSP_TLS_GROUP=%s QSP_CERT_ALG=%s:\n%s", tc.pq, tc.group, tc.alg, out)
+		}
+	}
+}
