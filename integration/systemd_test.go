@@ -181,3 +181,49 @@ func TestWatchdogPets(t *testing.T) {
 		t.Errorf("3 watchdog pets took %v, want about 600ms (every 200ms)", d)
 	}
 }
+
+// A descriptor systemd passes that is not a listening stream socket is
+// refused with a message that names it.
+func TestPassedNonListeningSocketIsAnError(t *testing.T) {
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := udp.(*net.UDPConn).File()
+	udp.Close()
+	defer f.Close()
+	// LISTEN_PID must be the proxy's own PID (sd_listen_fds(3)).
+	cmd := exec.Command("sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, binary}, servingBothChains(echoBackend(t))...)...)
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=https")
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.CombinedOutput()
+	want := `quantum-safe-proxy: error: listen: socket 1 passed by systemd (fd 3, name "https"): not a stream socket; pass only ListenStream= sockets`
+	if err == nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("err %v, output:\n%s\nwant:\n%s", err, out, want)
+	}
+}
+
+// The socket named "admin" is reserved: no TLS is served on it.
+func TestAdminSocketIsReserved(t *testing.T) {
+	activate, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		need(t, "systemd-socket-activate", "apt-get install systemd")
+	}
+	https, admin := freePort(t), freePort(t)
+	args := append([]string{"-l", https, "-l", admin, "--fdname=https:admin", binary, "--log-format", "json"}, servingBothChains(echoBackend(t))...)
+	cmd := exec.Command(activate, args...)
+	p := startProc(t, cmd)
+	c, err := dialRetry(https)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if rec := p.wait(t, "socket named admin is reserved for the admin listener; no TLS is served on it"); rec["address"] != admin {
+		t.Errorf("admin: %v", rec)
+	}
+	for _, l := range p.snapshot() {
+		if l["msg"] == "listening" && l["listener"] == "admin" {
+			t.Errorf("TLS served on the admin socket: %v", l)
+		}
+	}
+}
