@@ -11,7 +11,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 QSP_OPENSSL ?= $(abspath ../shared/tools/openssl35)
 export QSP_OPENSSL
 
-.PHONY: all build run certs test test-unit test-integration test-systemd bench vet clean
+.PHONY: all build run certs test test-unit test-integration test-systemd package test-package bench vet clean
 
 all: build
 
@@ -56,6 +56,36 @@ test-integration:
 QSP_SDBOX ?= $(abspath ../shared/tools/sdbox)
 test-systemd:
 	QSP_SDBOX=$(QSP_SDBOX) $(GO) test -count=1 -timeout 10m -run 'TestSystemdBox' -v ./integration/
+
+# Packages: .deb and .rpm for each architecture, into dist/. nfpm is
+# pinned: v2.46.0 and later need modules the module proxy here refuses.
+NFPM_VERSION := v2.45.0
+PKG_VERSION  ?= $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/changelog)
+ARCHES       ?= amd64 arm64
+NFPM         := bin/nfpm
+
+$(NFPM):
+	GOBIN=$(abspath bin) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+
+package: $(NFPM)
+	rm -rf dist && mkdir -p dist/stage
+	$(GO) run -ldflags '-X main.version=$(PKG_VERSION)' ./cmd/quantum-safe-proxy man | gzip -n -9 > dist/stage/quantum-safe-proxy.8.gz
+	gzip -n -9 < packaging/changelog > dist/stage/changelog.Debian.gz
+	for arch in $(ARCHES); do \
+	  CGO_ENABLED=0 GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(PKG_VERSION)' \
+	    -o dist/stage/quantum-safe-proxy ./cmd/quantum-safe-proxy || exit 1; \
+	  for format in deb rpm; do \
+	    ARCH=$$arch VERSION=$(PKG_VERSION) $(NFPM) package -f nfpm.yaml -p $$format -t dist/ || exit 1; \
+	  done; \
+	done
+	rm -rf dist/stage
+	ls -l dist
+
+# Inspects the packages, then installs, upgrades and purges the .deb (and
+# smoke-installs the .rpm) under a real systemd.
+test-package: package
+	QSP_DIST=$(abspath dist) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SDBOX=$(QSP_SDBOX) \
+	  $(GO) test -count=1 -timeout 20m -run 'TestPackage' -v ./integration/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./integration/...

@@ -69,6 +69,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return config.ErrHelp
 	case "certs":
 		return runCerts(args[1:], stdout)
+	case "man":
+		manual(stdout)
+		return nil
 	case "check":
 		cfg, err := loadConfig(args[1:], environ, stdout)
 		if err != nil {
@@ -105,6 +108,7 @@ func usage(w io.Writer) {
                                             write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
   quantum-safe-proxy certs inspect FILE...  describe certificates
   quantum-safe-proxy version                print the version
+  quantum-safe-proxy man                    print the manual page (roff)
 
 Options (later sources win: defaults < --config-file < --from-env < flags):
 `)

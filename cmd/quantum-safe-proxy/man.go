@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+)
+
+// manual writes quantum-safe-proxy(8) in roff, from the same rows as
+// --help: `quantum-safe-proxy man > quantum-safe-proxy.8` (the packages do).
+func manual(w io.Writer) {
+	esc := func(s string) string { return strings.NewReplacer(`\`, `\e`, "-", `\-`).Replace(s) }
+	fmt.Fprintf(w, `.TH QUANTUM\-SAFE\-PROXY 8 "" "quantum-safe-proxy %s" "System Administration"
+.SH NAME
+quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, ML\-DSA certificates
+.SH SYNOPSIS
+.B quantum\-safe\-proxy
+[\fIoptions\fR]
+.br
+.B quantum\-safe\-proxy check
+[\fIoptions\fR]
+.br
+.B quantum\-safe\-proxy certs init
+\fB\-\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
+.br
+.B quantum\-safe\-proxy certs inspect
+\fIFILE\fR...
+.br
+.B quantum\-safe\-proxy version
+.SH DESCRIPTION
+.B quantum\-safe\-proxy
+terminates TLS 1.3 with hybrid post\-quantum key exchange (X25519MLKEM768) and
+ML\-DSA or ECDSA certificates, checks client certificates when asked, and
+forwards the plain bytes to a backend on the same host. Under systemd it
+serves the sockets systemd passes (socket activation), reports readiness,
+reloads atomically on SIGHUP and drains open connections on SIGTERM.
+.PP
+Settings come from, in rising precedence: defaults, a JSON file
+(\fB\-\-config\-file\fR), QUANTUM_SAFE_PROXY_* environment variables (with
+\fB\-\-from\-env\fR), then flags.
+.SH OPTIONS
+`, esc(getVersion()))
+	for _, r := range config.Rows() {
+		fmt.Fprintf(w, ".TP\n.B \\-\\-%s", esc(r.Flag))
+		if r.Arg != "" {
+			fmt.Fprintf(w, " \\fI%s\\fR", esc(r.Arg))
+		}
+		fmt.Fprintf(w, "\n%s\n", esc(r.Usage))
+		if also := r.Also(); also != "" {
+			fmt.Fprintf(w, ".br\n(%s)\n", esc(also))
+		}
+	}
+	fmt.Fprint(w, `.SH SIGNALS
+.TP
+.B SIGHUP
+read the configuration again; swap it in only if all of it is valid
+.TP
+.B SIGTERM, SIGINT
+stop accepting, let open connections finish for up to \fBdrain_timeout\fR
+.SH EXIT STATUS
+0 after a clean stop, 78 (EX_CONFIG) for a configuration error, 1 otherwise.
+.SH FILES
+.TP
+.I /etc/quantum\-safe\-proxy/config.json
+the configuration the packaged service reads
+.TP
+.I /etc/quantum\-safe\-proxy/certs/
+the host PKI made at installation
+.SH SEE ALSO
+.BR systemd.socket (5),
+.BR systemctl (1),
+.BR journalctl (1),
+.BR openssl\-s_client (1)
+`)
+}
