@@ -62,29 +62,30 @@ test-systemd:
 NFPM_VERSION := v2.45.0
 PKG_VERSION  ?= $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/changelog)
 ARCHES       ?= amd64 arm64
+DIST         ?= dist
 NFPM         := bin/nfpm
 
 $(NFPM):
 	GOBIN=$(abspath bin) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 
 package: $(NFPM)
-	rm -rf dist && mkdir -p dist/stage
+	rm -rf $(DIST) && mkdir -p dist/stage $(DIST)
 	$(GO) run -ldflags '-X main.version=$(PKG_VERSION)' ./cmd/quantum-safe-proxy man | gzip -n -9 > dist/stage/quantum-safe-proxy.8.gz
 	gzip -n -9 < packaging/changelog > dist/stage/changelog.Debian.gz
 	for arch in $(ARCHES); do \
 	  CGO_ENABLED=0 GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(PKG_VERSION)' \
 	    -o dist/stage/quantum-safe-proxy ./cmd/quantum-safe-proxy || exit 1; \
 	  for format in deb rpm; do \
-	    ARCH=$$arch VERSION=$(PKG_VERSION) $(NFPM) package -f nfpm.yaml -p $$format -t dist/ || exit 1; \
+	    ARCH=$$arch VERSION=$(PKG_VERSION) $(NFPM) package -f nfpm.yaml -p $$format -t $(DIST)/ || exit 1; \
 	  done; \
 	done
 	rm -rf dist/stage
-	ls -l dist
+	ls -l $(DIST)
 
 # Inspects the packages, then installs, upgrades and purges the .deb (and
 # smoke-installs the .rpm) under a real systemd.
 test-package: package
-	QSP_DIST=$(abspath dist) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SDBOX=$(QSP_SDBOX) \
+	QSP_DIST=$(abspath $(DIST)) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SDBOX=$(QSP_SDBOX) \
 	  $(GO) test -count=1 -timeout 20m -run 'TestPackage' -v ./integration/
 
 bench:
