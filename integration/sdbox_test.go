@@ -21,11 +21,12 @@ import (
 type sdbox struct {
 	t    *testing.T
 	tool string
+	name string // the sdbox instance
 }
 
 func (b *sdbox) run(args ...string) string {
 	b.t.Helper()
-	out, err := exec.Command(b.tool, append([]string{"-n", "qsp"}, args...)...).CombinedOutput()
+	out, err := exec.Command(b.tool, append([]string{"-n", b.name}, args...)...).CombinedOutput()
 	if err != nil {
 		b.t.Fatalf("sdbox %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -43,14 +44,14 @@ func TestSystemdBox(t *testing.T) {
 		c.Close()
 		t.Fatal("something already listens on 127.0.0.1:8443, where the shipped socket unit listens; stop it first")
 	}
-	b := &sdbox{t: t, tool: tool}
+	b := &sdbox{t: t, tool: tool, name: "qsp"}
 	b.run("up", "--fresh")
 	t.Cleanup(func() {
 		if t.Failed() {
-			out, _ := exec.Command(tool, "-n", "qsp", "journal", "-u", "quantum-safe-proxy", "-n", "60").CombinedOutput()
+			out, _ := exec.Command(tool, "-n", b.name, "journal", "-u", "quantum-safe-proxy", "-n", "60").CombinedOutput()
 			t.Logf("journal:\n%s", out)
 		}
-		exec.Command(tool, "-n", "qsp", "down").Run()
+		exec.Command(tool, "-n", b.name, "down").Run()
 	})
 	install(t, b)
 
@@ -86,16 +87,13 @@ func TestSystemdBox(t *testing.T) {
 // packages will, and enables the socket.
 func install(t *testing.T, b *sdbox) {
 	dir := t.TempDir()
-	for _, cmd := range []string{"quantum-safe-proxy", "demo-backend"} {
-		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, cmd), "../cmd/"+cmd)
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", cmd, err, out)
-		}
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "quantum-safe-proxy"), "../cmd/quantum-safe-proxy")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
 	}
 	b.run("cp-in", filepath.Join(dir, "quantum-safe-proxy"), "/usr/bin/quantum-safe-proxy")
-	b.run("cp-in", filepath.Join(dir, "demo-backend"), "/usr/local/bin/demo-backend")
-	b.exec("chmod", "0755", "/usr/bin/quantum-safe-proxy", "/usr/local/bin/demo-backend")
+	b.exec("chmod", "0755", "/usr/bin/quantum-safe-proxy")
 	for _, u := range []string{"quantum-safe-proxy.socket", "quantum-safe-proxy.service", "quantum-safe-proxy@.socket",
 		"quantum-safe-proxy@.service", "quantum-safe-proxy-certs.path", "quantum-safe-proxy-reload.service"} {
 		b.run("cp-in", "../systemd/"+u, "/usr/lib/systemd/system/"+u)
@@ -115,7 +113,7 @@ func install(t *testing.T, b *sdbox) {
 }
 `), 0o644)
 	b.run("cp-in", cfg, "/etc/quantum-safe-proxy/config.json")
-	b.exec("systemd-run", "--unit=qsp-demo-backend", "/usr/local/bin/demo-backend", "--listen", "127.0.0.1:6000")
+	startBackend(t, b)
 	b.exec("systemctl", "daemon-reload")
 	b.exec("systemd-analyze", "verify", "--man=no", "quantum-safe-proxy.socket", "quantum-safe-proxy.service")
 	b.exec("systemctl", "enable", "--now", "quantum-safe-proxy.socket", "quantum-safe-proxy-certs.path")

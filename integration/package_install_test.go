@@ -1,0 +1,173 @@
+package integration
+
+import (
+	"bufio"
+	"crypto/tls"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// End to end under a real systemd: install the .deb, enable the socket,
+// serve a PQ client from the host, reload with a connection open, read the
+// journal, upgrade to a newer build, purge, and leave nothing behind.
+func TestPackageInstallUpgradePurge(t *testing.T) {
+	dist, version := pkgDist(t)
+	tool := os.Getenv("QSP_SDBOX")
+	if tool == "" {
+		t.Skip("QSP_SDBOX is not set")
+	}
+	if c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true}); err == nil {
+		c.Close()
+		t.Fatal("something already listens on 127.0.0.1:8443, where the packaged socket listens")
+	}
+	b := &sdbox{t: t, tool: tool, name: "qsp-deb"}
+	b.run("up", "--fresh")
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command(tool, "-n", b.name, "journal", "-n", "80").CombinedOutput()
+			t.Logf("journal:\n%s", out)
+		}
+		exec.Command(tool, "-n", b.name, "down").Run()
+	})
+	start := time.Now()
+	b.run("install-deb", filepath.Join(dist, "quantum-safe-proxy_"+version+"-1_amd64.deb"))
+	if out := b.exec("sh", "-c", "stat -c '%a %U:%G' /etc/quantum-safe-proxy/certs/server-mldsa.key"); strings.TrimSpace(out) != "640 root:quantum-safe-proxy-keys" {
+		t.Errorf("generated key: %q", out)
+	}
+	startBackend(t, b)
+	b.exec("systemctl", "enable", "--now", "quantum-safe-proxy.socket")
+
+	r := runSClient(t, "127.0.0.1:8443")
+	if r.group != "X25519MLKEM768" || r.peerSig != "mldsa65" || !r.echoed {
+		t.Fatalf("group %q signature %q echoed %v\n%s", r.group, r.peerSig, r.echoed, r.out)
+	}
+	if r := runSClient(t, "127.0.0.1:8443", "-groups", legacyGroups, "-sigalgs", legacySigalgs); r.group != "X25519" || !r.echoed {
+		t.Fatalf("legacy client: group %q echoed %v", r.group, r.echoed)
+	}
+	c, rd, _ := greeting(t, "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true})
+	b.exec("systemctl", "reload", "quantum-safe-proxy.service")
+	roundTrip(t, c, rd, "open across systemctl reload")
+	c.Close()
+	checkJournal(t, b)
+
+	// Upgrade to a newer build: the operator's config stays, the service
+	// restarts, and clients connecting meanwhile are all served.
+	b.exec("sh", "-c", `sed -i 's/"log_level": "info"/"log_level": "debug"/' /etc/quantum-safe-proxy/config.json`)
+	pidBefore := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy.service")
+	newer := version + ".1"
+	newDist := t.TempDir()
+	build := exec.Command("make", "-C", "..", "package", "ARCHES=amd64", "DIST="+newDist, "PKG_VERSION="+newer)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", newer, err, out)
+	}
+	served := keepConnecting(t, func() {
+		b.run("install-deb", filepath.Join(newDist, "quantum-safe-proxy_"+newer+"-1_amd64.deb"))
+	})
+	t.Logf("upgrade: %d connections served while it ran, none refused", served)
+	if out := b.exec("quantum-safe-proxy", "version"); !strings.HasPrefix(out, "quantum-safe-proxy "+newer+" ") {
+		t.Errorf("after upgrade: %q", out)
+	}
+	if out := b.exec("grep", "-c", `"log_level": "debug"`, "/etc/quantum-safe-proxy/config.json"); strings.TrimSpace(out) != "1" {
+		t.Error("the upgrade replaced the operator's config")
+	}
+	pidAfter := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy.service")
+	if pidAfter == pidBefore || strings.TrimSpace(pidAfter) == "0" {
+		t.Errorf("service not restarted by the upgrade: MainPID %s -> %s", strings.TrimSpace(pidBefore), strings.TrimSpace(pidAfter))
+	}
+
+	b.exec("apt-get", "purge", "-y", "quantum-safe-proxy")
+	leftovers := b.exec("sh", "-c", `
+		ls /usr/lib/systemd/system/ /etc/systemd/system/ /etc/systemd/system/*.wants 2>/dev/null | grep quantum-safe-proxy
+		ls -d /etc/quantum-safe-proxy /usr/share/doc/quantum-safe-proxy /usr/bin/quantum-safe-proxy 2>/dev/null
+		getent group quantum-safe-proxy-keys
+		pgrep -a quantum-safe
+		systemctl list-units --all --no-legend 'quantum-safe-proxy*' | grep -v not-found
+		ls /var/lib/systemd/deb-systemd-helper-enabled 2>/dev/null | grep quantum-safe-proxy
+		true`)
+	if strings.TrimSpace(leftovers) != "" {
+		t.Errorf("purge left behind:\n%s", leftovers)
+	}
+	if c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true}); err == nil {
+		c.Close()
+		t.Error("port 8443 still served after purge")
+	}
+	t.Logf("deb install, reload, upgrade and purge took %v", time.Since(start).Round(time.Second))
+}
+
+// The .rpm's smoke install (sdbox.md: Debian's rpm --nodeps under real
+// systemd): files in place, %post made the PKI, and the socket serves.
+func TestPackageRPMSmokeInstall(t *testing.T) {
+	dist, version := pkgDist(t)
+	tool := os.Getenv("QSP_SDBOX")
+	if tool == "" {
+		t.Skip("QSP_SDBOX is not set")
+	}
+	b := &sdbox{t: t, tool: tool, name: "qsp-rpm"}
+	b.run("up", "--fresh")
+	t.Cleanup(func() { exec.Command(tool, "-n", b.name, "down").Run() })
+	b.run("install-rpm", filepath.Join(dist, "quantum-safe-proxy-"+version+"-1.x86_64.rpm"))
+	if out := b.exec("rpm", "-q", "quantum-safe-proxy"); !strings.Contains(out, version) {
+		t.Errorf("rpm -q: %s", out)
+	}
+	b.exec("test", "-s", "/etc/quantum-safe-proxy/certs/server-mldsa.key")
+	startBackend(t, b)
+	b.exec("systemctl", "enable", "--now", "quantum-safe-proxy.socket")
+	if r := runSClient(t, "127.0.0.1:8443"); r.group != "X25519MLKEM768" || !r.echoed {
+		t.Fatalf("after rpm install: group %q echoed %v\n%s", r.group, r.echoed, r.out)
+	}
+	b.exec("rpm", "-e", "quantum-safe-proxy")
+	if out := b.exec("sh", "-c", "systemctl is-active quantum-safe-proxy.socket quantum-safe-proxy.service; ls /usr/bin/quantum-safe-proxy 2>&1; true"); !strings.Contains(out, "No such file") || strings.Contains(out, "\nactive") || strings.HasPrefix(out, "active") {
+		t.Errorf("after rpm -e: %s", out)
+	}
+}
+
+// startBackend runs the demo echo backend on 127.0.0.1:6000 inside the box.
+func startBackend(t *testing.T, b *sdbox) {
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "demo-backend"), "../cmd/demo-backend")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b.run("cp-in", filepath.Join(dir, "demo-backend"), "/usr/local/bin/demo-backend")
+	b.exec("chmod", "0755", "/usr/local/bin/demo-backend")
+	b.exec("systemd-run", "--unit=qsp-demo-backend", "/usr/local/bin/demo-backend", "--listen", "127.0.0.1:6000")
+}
+
+// keepConnecting runs clients against 127.0.0.1:8443 while during runs;
+// any refused or failed connection fails the test.
+func keepConnecting(t *testing.T, during func()) int64 {
+	var stop atomic.Bool
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true})
+				if err == nil {
+					_, err = bufio.NewReader(c).ReadString('\n')
+					c.Close()
+				}
+				if err != nil {
+					t.Errorf("connection refused or failed: %v", err)
+					return
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	during()
+	time.Sleep(500 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	return ok.Load()
+}
