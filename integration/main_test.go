@@ -66,7 +66,11 @@ func need(t testing.TB, what, why string) {
 func pki(name string) string { return filepath.Join(pkiDir, name) }
 
 // echoBackend listens on loopback and echoes every connection.
-func echoBackend(t testing.TB) string {
+func echoBackend(t testing.TB) string { return namedBackend(t, "") }
+
+// namedBackend greets every connection with its name (unless empty), then
+// echoes.
+func namedBackend(t testing.TB, name string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -79,7 +83,13 @@ func echoBackend(t testing.TB) string {
 			if err != nil {
 				return
 			}
-			go func() { io.Copy(c, c); c.Close() }()
+			go func() {
+				if name != "" {
+					io.WriteString(c, name+"\n")
+				}
+				io.Copy(c, c)
+				c.Close()
+			}()
 		}
 	}()
 	return ln.Addr().String()

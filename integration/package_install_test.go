@@ -18,23 +18,7 @@ import (
 // journal, upgrade to a newer build, purge, and leave nothing behind.
 func TestPackageInstallUpgradePurge(t *testing.T) {
 	dist, version := pkgDist(t)
-	tool := os.Getenv("QSP_SDBOX")
-	if tool == "" {
-		t.Skip("QSP_SDBOX is not set")
-	}
-	if c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true}); err == nil {
-		c.Close()
-		t.Fatal("something already listens on 127.0.0.1:8443, where the packaged socket listens")
-	}
-	b := &sdbox{t: t, tool: tool, name: "qsp-deb"}
-	b.run("up", "--fresh")
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := exec.Command(tool, "-n", b.name, "journal", "-n", "80").CombinedOutput()
-			t.Logf("journal:\n%s", out)
-		}
-		exec.Command(tool, "-n", b.name, "down").Run()
-	})
+	b := bootBox(t, "qsp-deb")
 	start := time.Now()
 	b.run("install-deb", filepath.Join(dist, "quantum-safe-proxy_"+version+"-1_amd64.deb"))
 	if out := b.exec("sh", "-c", "stat -c '%a %U:%G' /etc/quantum-safe-proxy/certs/server-mldsa.key"); strings.TrimSpace(out) != "640 root:quantum-safe-proxy-keys" {
@@ -104,13 +88,7 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 // systemd): files in place, %post made the PKI, and the socket serves.
 func TestPackageRPMSmokeInstall(t *testing.T) {
 	dist, version := pkgDist(t)
-	tool := os.Getenv("QSP_SDBOX")
-	if tool == "" {
-		t.Skip("QSP_SDBOX is not set")
-	}
-	b := &sdbox{t: t, tool: tool, name: "qsp-rpm"}
-	b.run("up", "--fresh")
-	t.Cleanup(func() { exec.Command(tool, "-n", b.name, "down").Run() })
+	b := bootBox(t, "qsp-rpm")
 	b.run("install-rpm", filepath.Join(dist, "quantum-safe-proxy-"+version+"-1.x86_64.rpm"))
 	if out := b.exec("rpm", "-q", "quantum-safe-proxy"); !strings.Contains(out, version) {
 		t.Errorf("rpm -q: %s", out)

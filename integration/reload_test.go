@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,26 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-// namedBackend greets every connection with its name, then echoes.
-func namedBackend(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.WriteString(c, name+"\n"); io.Copy(c, c); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 func greeting(t *testing.T, addr string, cfg *tls.Config) (*tls.Conn, *bufio.Reader, string) {
 	t.Helper()

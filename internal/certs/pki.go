@@ -134,47 +134,43 @@ func serial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
-func newRoot(cn string, newKey func() (crypto.Signer, error), now time.Time) (issued, error) {
+// newTemplate makes a key and the fields every development certificate shares.
+func newTemplate(cn string, newKey func() (crypto.Signer, error), lifetime time.Duration, now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	key, err := newKey()
 	if err != nil {
-		return issued{}, err
+		return nil, nil, err
 	}
 	sn, err := serial()
 	if err != nil {
-		return issued{}, err
+		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
+	return &x509.Certificate{
 		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"quantum-safe-proxy development"}},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(rootLifetime),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		NotAfter:              now.Add(lifetime),
 		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
+	}, key, nil
+}
+
+func newRoot(cn string, newKey func() (crypto.Signer, error), now time.Time) (issued, error) {
+	tmpl, key, err := newTemplate(cn, newKey, rootLifetime, now)
+	if err != nil {
+		return issued{}, err
 	}
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	tmpl.IsCA, tmpl.MaxPathLenZero = true, true
 	return issue(tmpl, tmpl, key, key)
 }
 
 func newLeaf(cn string, issuer issued, newKey func() (crypto.Signer, error), server bool, now time.Time) (issued, error) {
-	key, err := newKey()
+	tmpl, key, err := newTemplate(cn, newKey, leafLifetime, now)
 	if err != nil {
 		return issued{}, err
 	}
-	sn, err := serial()
-	if err != nil {
-		return issued{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"quantum-safe-proxy development"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(leafLifetime),
-		// ML-DSA and ECDSA keys only sign (RFC 9881, Section 5: ML-DSA
-		// certificates carry digitalSignature, never keyEncipherment).
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
+	// ML-DSA and ECDSA keys only sign (RFC 9881, Section 5: ML-DSA
+	// certificates carry digitalSignature, never keyEncipherment).
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	if server {
 		tmpl.Subject.CommonName = "localhost"
 		tmpl.DNSNames = []string{"localhost"}
