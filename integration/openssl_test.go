@@ -1,7 +1,13 @@
 package integration
 
 import (
+	"bufio"
+	"context"
+	"io"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 func servingBothChains(target string, extra ...string) []string {
@@ -65,5 +71,40 @@ func TestOpenSSLVerifiesEveryKeyForm(t *testing.T) {
 				t.Fatalf("signature %q verified %v echoed %v\n%s", r.peerSig, r.verified, r.echoed, r.out)
 			}
 		})
+	}
+}
+
+// OpenSSL asks for a key update mid-stream ("K": KeyUpdate with
+// update_requested, RFC 8446, Section 4.6.3); the proxy's answer and the
+// data after it arrive in order.
+func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
+	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, openssl(t), "s_client", "-connect", p.addr)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	sc := bufio.NewScanner(stdout)
+	io.WriteString(stdin, "before key update\n")
+	var seen []string
+	for sc.Scan() {
+		switch line := sc.Text(); {
+		case strings.HasSuffix(line, "before key update"):
+			seen = append(seen, "before")
+			io.WriteString(stdin, "K\n")
+		case line == "KEYUPDATE":
+			seen = append(seen, "keyupdate")
+			io.WriteString(stdin, "after key update\n")
+		case line == "after key update":
+			seen = append(seen, "after")
+			stdin.Close()
+		}
+	}
+	if strings.Join(seen, ",") != "before,keyupdate,after" {
+		t.Fatalf("saw %v, want before, keyupdate, after", seen)
 	}
 }

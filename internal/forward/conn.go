@@ -121,14 +121,18 @@ func (c *Conn) cork() {
 	c.mu.Unlock()
 }
 
-// uncork sends what was gathered in one write and stops gathering.
+// uncork sends what was gathered in one write and stops gathering. The
+// gathered bytes leave before corked clears: a record crypto/tls writes
+// meanwhile from the reading goroutine (a KeyUpdate answer, RFC 8446,
+// Section 4.6.3) carries a later sequence number, so it must queue behind
+// them, and it does, waiting on mu.
 func (c *Conn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.corked.Store(false)
 	b := c.wbuf
-	c.wbuf = nil
 	_, err := c.Conn.Write(*b)
+	c.corked.Store(false)
+	c.wbuf = nil
 	putBuf(b)
 	return err
 }

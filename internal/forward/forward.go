@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"sync/atomic"
 	"time"
@@ -27,7 +26,6 @@ type Options struct {
 
 // Close reasons reported in [Result].
 const (
-	ReasonDone          = "done"           // both sides closed in order
 	ReasonClientClosed  = "client_closed"  // the client ended, the backend followed
 	ReasonBackendClosed = "backend_closed" // the backend ended, the client followed
 	ReasonIdle          = "idle_timeout"
@@ -72,10 +70,8 @@ func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
 	<-done
 	client.Close()
 	backend.Close()
-	r := Result{BytesIn: p.in, BytesOut: p.out, Reason: ReasonDone}
-	if s := p.reason.Load(); s != nil {
-		r.Reason = *s
-	}
+	// Every way out of either direction records a reason.
+	r := Result{BytesIn: p.in, BytesOut: p.out, Reason: *p.reason.Load()}
 	if e := p.err.Load(); e != nil {
 		r.Err = *e
 	}
@@ -242,6 +238,3 @@ func (p *pipe) backendToClient() {
 		}
 	}
 }
-
-// IsClosedErr reports whether err only says the connection was closed here.
-func IsClosedErr(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -71,9 +71,6 @@ func New(opts Options, s *Snapshot) *Proxy {
 // Swap makes s the snapshot for new connections; open ones keep theirs.
 func (p *Proxy) Swap(s *Snapshot) { p.snap.Store(s) }
 
-// Snapshot returns the current snapshot.
-func (p *Proxy) Snapshot() *Snapshot { return p.snap.Load() }
-
 // Accept-error backoff, as net/http.Server does: from 5 ms, doubling, to 1 s.
 const (
 	minBackoff = 5 * time.Millisecond
