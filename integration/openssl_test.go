@@ -84,6 +84,7 @@ func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
 	cmd := exec.CommandContext(ctx, openssl(t), "s_client", "-connect", p.addr)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout // s_client reports KEYUPDATE on stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
