@@ -85,11 +85,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		snap.TLS.Describe(stdout, time.Now())
 		return nil
 	}
-	if _, err := loadConfig(args, environ, stdout); err != nil {
-		return err
-	}
-	// SIGHUP reads the file and the environment again.
-	return daemon.Run(ctx, func() (*config.Config, error) { return config.Load(args, os.Environ()) }, stderr)
+	// The daemon loads the configuration at start and again on SIGHUP,
+	// with the environment as it is then.
+	load := func() (*config.Config, error) { return loadConfig(args, environ, stdout) }
+	return daemon.Run(ctx, load, stderr)
 }
 
 func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error) {
