@@ -88,8 +88,11 @@ test-package: package
 	QSP_DIST=$(abspath $(DIST)) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SDBOX=$(QSP_SDBOX) \
 	  $(GO) test -count=1 -timeout 20m -run 'TestPackage' -v ./integration/
 
+# In-process benchmarks, then the binaries under load: the proxy and the
+# naive baseline pinned to CPU 1, the load generator to CPU 0.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./integration/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	taskset -c 0 $(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./integration/...
 
 clean:
 	rm -rf bin dist

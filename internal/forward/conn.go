@@ -33,10 +33,18 @@ type Conn struct {
 
 	// The callbacks given to RawConn.Read are made once per connection:
 	// a fresh closure per call would escape to the heap on every read.
-	readFn, peekFn func(fd uintptr) bool
-	rbuf           []byte
-	rn             int
-	rerr           error
+	readFn, peekFn, pooledFn func(fd uintptr) bool
+	rbuf                     []byte
+	rn                       int
+	rerr                     error
+	woken                    bool    // peekFn: the poller has reported readability
+	pb                       *[]byte // pooledFn: the buffer being read into
+
+	// ahead holds bytes read from the socket but not yet taken by
+	// crypto/tls, which asks for a record or less at a time; it is
+	// returned to the pool as soon as it is drained.
+	ahead      *[]byte
+	aheadBytes []byte
 
 	corked atomic.Bool
 	mu     sync.Mutex
@@ -59,34 +67,80 @@ func NewConn(c net.Conn) (*Conn, error) {
 		fc.rn, fc.rerr = syscall.Read(int(fd), fc.rbuf)
 		return true
 	}
+	// RawConn.Read clears the poller's readiness before its first call, so
+	// that call must look (bytes may have come since the last read); after
+	// a wake-up it need not: a spurious one costs a read(2) that says
+	// EAGAIN, and the caller waits again.
 	fc.peekFn = func(fd uintptr) bool {
+		if fc.woken {
+			return true
+		}
+		fc.woken = true
 		_, _, err := syscall.Recvfrom(int(fd), fc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return err != syscall.EAGAIN
+	}
+	fc.pooledFn = func(fd uintptr) bool {
+		if fc.pb == nil {
+			fc.pb = getBuf()
+		}
+		fc.rn, fc.rerr = syscall.Read(int(fd), *fc.pb)
+		if fc.rerr == syscall.EAGAIN {
+			putBuf(fc.pb)
+			fc.pb = nil
+			return false
+		}
+		return true
 	}
 	return fc, nil
 }
 
 // Read reads as net.Conn does until [Conn.setNonblocking]; after that it
-// makes one read(2) attempt and returns errWouldBlock if nothing waits.
+// never blocks: it returns bytes read ahead, or makes one read(2) of up
+// to a whole pooled buffer (several TLS records for one system call), or
+// returns errWouldBlock when nothing waits.
 func (c *Conn) Read(p []byte) (int, error) {
 	if !c.nonblock || len(p) == 0 {
 		return c.Conn.Read(p)
 	}
-	c.rbuf = p
+	if c.ahead == nil {
+		b, n, err := c.readOnce()
+		if err != nil {
+			return 0, err
+		}
+		c.ahead, c.aheadBytes = b, (*b)[:n]
+	}
+	n := copy(p, c.aheadBytes)
+	c.aheadBytes = c.aheadBytes[n:]
+	if len(c.aheadBytes) == 0 {
+		putBuf(c.ahead)
+		c.ahead, c.aheadBytes = nil, nil
+	}
+	return n, nil
+}
+
+// readOnce makes one non-blocking read(2) into a pooled buffer.
+func (c *Conn) readOnce() (*[]byte, int, error) {
+	b := getBuf()
+	c.rbuf = *b
 	rerr := c.rc.Read(c.readFn)
 	c.rbuf = nil
 	n, err := c.rn, c.rerr
+	var out error
 	switch {
 	case rerr != nil:
-		return 0, rerr
+		out = rerr
 	case err == syscall.EAGAIN:
-		return 0, errWouldBlock
+		out = errWouldBlock
 	case err != nil:
-		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		out = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	case n == 0:
-		return 0, io.EOF
+		out = io.EOF
 	}
-	return n, nil
+	if out != nil {
+		putBuf(b)
+		return nil, 0, out
+	}
+	return b, n, nil
 }
 
 func (c *Conn) setNonblocking() { c.nonblock = true }
@@ -95,7 +149,29 @@ func (c *Conn) setNonblocking() { c.nonblock = true }
 // to read, honouring the read deadline, without a buffer: MSG_PEEK of one
 // byte into the Conn's own array.
 func (c *Conn) waitReadable() error {
+	c.woken = false
 	return c.rc.Read(c.peekFn)
+}
+
+// readPooled waits for bytes without a buffer and takes a pooled one only
+// to read them: one read(2) per burst while bytes flow, like a blocking
+// read, yet nothing held while the peer is silent. The caller returns
+// the buffer with putBuf.
+func (c *Conn) readPooled() (*[]byte, int, error) {
+	err := c.rc.Read(c.pooledFn)
+	b := c.pb
+	c.pb = nil
+	switch {
+	case err != nil:
+		return nil, 0, err // a deadline, or closed; pooledFn holds no buffer then
+	case c.rerr != nil:
+		putBuf(b)
+		return nil, 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: c.rerr}
+	case c.rn == 0:
+		putBuf(b)
+		return nil, 0, io.EOF
+	}
+	return b, c.rn, nil
 }
 
 // Write sends p, or gathers it while corked.

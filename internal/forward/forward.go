@@ -102,21 +102,51 @@ func (p *pipe) halfClose(other *Conn) {
 	}
 }
 
+// setIdleDeadline arms the idle timeout on src, counted from the last
+// bytes moved either way; after a half-close the close timeout rules.
+func (p *pipe) setIdleDeadline(src *Conn) {
+	if p.opts.IdleTimeout > 0 && p.halfAt.Load() == 0 {
+		src.SetReadDeadline(time.Unix(0, p.last.Load()).Add(p.opts.IdleTimeout))
+	}
+}
+
+// expired says which timeout ended a read whose deadline passed, or nil
+// when the other direction moved bytes meanwhile and waiting goes on.
+func (p *pipe) expired() error {
+	if p.halfAt.Load() != 0 {
+		return errCloseTimeout
+	}
+	if time.Since(time.Unix(0, p.last.Load())) >= p.opts.IdleTimeout {
+		return errIdle
+	}
+	return nil
+}
+
 // wait blocks until src has bytes, applying the idle and close timeouts.
 func (p *pipe) wait(src *Conn) error {
 	for {
-		if p.opts.IdleTimeout > 0 && p.halfAt.Load() == 0 {
-			src.SetReadDeadline(time.Unix(0, p.last.Load()).Add(p.opts.IdleTimeout))
-		}
+		p.setIdleDeadline(src)
 		err := src.waitReadable()
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
-		if p.halfAt.Load() != 0 {
-			return errCloseTimeout
+		if err := p.expired(); err != nil {
+			return err
 		}
-		if time.Since(time.Unix(0, p.last.Load())) >= p.opts.IdleTimeout {
-			return errIdle
+	}
+}
+
+// readBackend reads the next burst from the backend into a pooled buffer,
+// applying the idle and close timeouts.
+func (p *pipe) readBackend() (*[]byte, int, error) {
+	for {
+		p.setIdleDeadline(p.backend)
+		b, n, err := p.backend.readPooled()
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return b, n, err
+		}
+		if err := p.expired(); err != nil {
+			return nil, 0, err
 		}
 	}
 }
@@ -197,44 +227,39 @@ func (p *pipe) fillFromTLS(buf []byte) (int, error) {
 // gathered write of up to four records.
 func (p *pipe) backendToClient() {
 	for {
-		buf := getBuf()
-		n, err := p.backend.Read(*buf)
-		if n > 0 {
-			p.last.Store(time.Now().UnixNano())
-			p.client.cork()
-			_, werr := p.tls.Write((*buf)[:n])
-			if uerr := p.client.uncork(); werr == nil {
-				werr = uerr
-			}
-			p.out += int64(n)
-			putBuf(buf)
-			if werr != nil {
-				p.finish(ReasonClientError, werr, true)
-				return
-			}
-			continue
-		}
-		putBuf(buf)
-		switch {
-		case err == errWouldBlock:
-			if werr := p.wait(p.backend); werr != nil {
-				if r, ok := p.timeoutReason(werr); ok {
-					p.finish(r, nil, true)
-				} else {
-					p.finish(ReasonBackendError, werr, true)
-				}
-				return
-			}
-		case err == io.EOF:
-			// The backend is done sending: close_notify, then FIN.
-			p.tls.CloseWrite()
-			p.client.CloseWrite()
-			p.finish(ReasonBackendClosed, nil, false)
-			p.halfClose(p.client)
+		buf, n, err := p.readBackend()
+		if err != nil {
+			p.backendEnded(err)
 			return
-		default:
-			p.finish(ReasonBackendError, err, true)
+		}
+		p.last.Store(time.Now().UnixNano())
+		p.client.cork()
+		_, werr := p.tls.Write((*buf)[:n])
+		if uerr := p.client.uncork(); werr == nil {
+			werr = uerr
+		}
+		p.out += int64(n)
+		putBuf(buf)
+		if werr != nil {
+			p.finish(ReasonClientError, werr, true)
 			return
 		}
 	}
+}
+
+// backendEnded handles the end of the backend's bytes: EOF is passed on
+// as close_notify then FIN; a timeout or an error ends the connection.
+func (p *pipe) backendEnded(err error) {
+	if err == io.EOF {
+		p.tls.CloseWrite()
+		p.client.CloseWrite()
+		p.finish(ReasonBackendClosed, nil, false)
+		p.halfClose(p.client)
+		return
+	}
+	if r, ok := p.timeoutReason(err); ok {
+		p.finish(r, nil, true)
+		return
+	}
+	p.finish(ReasonBackendError, err, true)
 }

@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// BenchmarkLoad measures the proxy and the naive baseline (crypto/tls
+// listener + two io.Copy, testdata/naive-proxy) side by side, each pinned
+// to CPU 1 while the load runs on the other core (`make bench` pins it to
+// CPU 0), and reports the proxy process's own CPU cost: full ML-DSA-65 +
+// X25519MLKEM768 handshakes per proxy CPU-second, and proxy CPU-seconds
+// per GiB forwarded each way (DESIGN.md, performance model).
+func BenchmarkLoad(b *testing.B) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		b.Skip("taskset (util-linux) is needed to pin the proxy")
+	}
+	naive := filepath.Join(b.TempDir(), "naive-proxy")
+	if out, err := exec.Command("go", "build", "-o", naive, "./testdata/naive-proxy").CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	impls := []struct{ name, bin string }{{"proxy", binary}, {"naive", naive}}
+	for _, impl := range impls {
+		b.Run("handshake/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin) })
+	}
+	for _, dir := range []string{"up", "down"} {
+		for _, impl := range impls {
+			b.Run(dir+"/"+impl.name, func(b *testing.B) { benchBulkCPU(b, impl.bin, dir == "up") })
+		}
+	}
+}
+
+// pinned starts bin on CPU 1 in front of target.
+func pinned(b *testing.B, bin, target string) (*proxyProc, int) {
+	args := []string{"-c", "1", bin, "--listen", "127.0.0.1:0", "--target", target,
+		"--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key")}
+	if bin == binary {
+		args = append(args, "--log-format", "json")
+	}
+	p := startProc(b, exec.Command("taskset", args...))
+	p.addr = p.wait(b, "listening")["address"].(string)
+	return p, p.cmd.Process.Pid
+}
+
+// cpuSeconds is the user+system CPU time of pid (proc(5), /proc/PID/stat
+// fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func cpuSeconds(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
+
+func benchHandshakes(b *testing.B, bin string) {
+	p, pid := pinned(b, bin, echoBackend(b))
+	cfg := &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.X25519MLKEM768}}
+	before := cpuSeconds(b, pid)
+	n := 0
+	for b.Loop() {
+		c, err := tls.Dial("tcp", p.addr, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+		n++
+	}
+	if cpu := cpuSeconds(b, pid) - before; cpu > 0 {
+		b.ReportMetric(float64(n)/cpu, "hs/proxy-cpu-s")
+	}
+}
+
+const bulkOp = 1 << 20
+
+func benchBulkCPU(b *testing.B, bin string, up bool) {
+	chunk := make([]byte, bulkOp)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if up {
+			io.Copy(io.Discard, c)
+			return
+		}
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	p, pid := pinned(b, bin, ln.Addr().String())
+	c, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(bulkOp)
+	before := cpuSeconds(b, pid)
+	var moved float64
+	for b.Loop() {
+		if up {
+			_, err = c.Write(chunk)
+		} else {
+			_, err = io.ReadFull(c, chunk)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		moved += bulkOp
+	}
+	cpu := cpuSeconds(b, pid) - before
+	c.Close()
+	if moved > 0 && cpu > 0 {
+		b.ReportMetric(cpu/(moved/(1<<30)), "proxy-cpu-s/GiB")
+	}
+}
