@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -49,9 +50,12 @@ type pipe struct {
 	backend *Conn
 	last    atomic.Int64 // unix nanoseconds of the last bytes moved
 	halfAt  atomic.Int64 // unix nanoseconds when one direction ended; 0 if none
-	reason  atomic.Pointer[string]
-	err     atomic.Pointer[error]
 	in, out int64
+
+	mu      sync.Mutex
+	reason  string
+	err     error
+	aborted bool
 }
 
 // Run forwards until both directions end or one fails, then closes both
@@ -70,35 +74,39 @@ func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
 	<-done
 	client.Close()
 	backend.Close()
-	// Every way out of either direction records a reason.
-	r := Result{BytesIn: p.in, BytesOut: p.out, Reason: *p.reason.Load()}
-	if e := p.err.Load(); e != nil {
-		r.Err = *e
-	}
-	return r
+	// Both directions have ended; each recorded why.
+	return Result{BytesIn: p.in, BytesOut: p.out, Reason: p.reason, Err: p.err}
 }
 
-// finish records why the connection ends; the first reason wins. A
-// failure closes both sides so that the other direction stops too.
+// finish records why the connection ends. The first reason stands, except
+// that the first failure (abort) replaces an orderly half-close: a
+// connection whose client closed but which then hit the close timeout
+// ended by the timeout. A failure closes both sides so that the other
+// direction stops too.
 func (p *pipe) finish(reason string, err error, abort bool) {
-	p.reason.CompareAndSwap(nil, &reason)
-	if err != nil {
-		p.err.CompareAndSwap(nil, &err)
+	p.mu.Lock()
+	if p.reason == "" || abort && !p.aborted {
+		p.reason, p.err = reason, err
 	}
+	p.aborted = p.aborted || abort
+	p.mu.Unlock()
 	if abort {
 		p.client.Close()
 		p.backend.Close()
 	}
 }
 
-// halfClose starts the close timeout for the direction still running.
-func (p *pipe) halfClose(other *Conn) {
+// halfClose starts the close timeout for the direction still running,
+// from src to dst: on its reads, and on its writes too, so that a peer
+// that stops reading cannot hold the connection open either.
+func (p *pipe) halfClose(src, dst *Conn) {
 	now := time.Now()
 	if !p.halfAt.CompareAndSwap(0, now.UnixNano()) {
 		return // both directions have ended
 	}
 	if p.opts.CloseTimeout > 0 {
-		other.SetReadDeadline(now.Add(p.opts.CloseTimeout))
+		src.SetReadDeadline(now.Add(p.opts.CloseTimeout))
+		dst.SetWriteDeadline(now.Add(p.opts.CloseTimeout))
 	}
 }
 
@@ -178,7 +186,7 @@ func (p *pipe) clientToBackend() {
 			p.in += int64(n)
 			if werr != nil {
 				putBuf(buf)
-				p.finish(ReasonBackendError, werr, true)
+				p.writeFailed(ReasonBackendError, werr)
 				return
 			}
 		}
@@ -199,7 +207,7 @@ func (p *pipe) clientToBackend() {
 			// close_notify or a FIN from the client: pass the half-close on.
 			p.backend.CloseWrite()
 			p.finish(ReasonClientClosed, nil, false)
-			p.halfClose(p.backend)
+			p.halfClose(p.backend, p.client)
 			return
 		default:
 			p.finish(ReasonClientError, err, true)
@@ -241,10 +249,20 @@ func (p *pipe) backendToClient() {
 		p.out += int64(n)
 		putBuf(buf)
 		if werr != nil {
-			p.finish(ReasonClientError, werr, true)
+			p.writeFailed(ReasonClientError, werr)
 			return
 		}
 	}
+}
+
+// writeFailed ends the connection after a failed write: past the close
+// timeout's write deadline that is a close timeout, else the peer's error.
+func (p *pipe) writeFailed(reason string, err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && p.halfAt.Load() != 0 {
+		p.finish(ReasonCloseTimeout, nil, true)
+		return
+	}
+	p.finish(reason, err, true)
 }
 
 // backendEnded handles the end of the backend's bytes: EOF is passed on
@@ -254,7 +272,7 @@ func (p *pipe) backendEnded(err error) {
 		p.tls.CloseWrite()
 		p.client.CloseWrite()
 		p.finish(ReasonBackendClosed, nil, false)
-		p.halfClose(p.client)
+		p.halfClose(p.client, p.backend)
 		return
 	}
 	if r, ok := p.timeoutReason(err); ok {

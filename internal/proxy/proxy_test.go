@@ -522,3 +522,30 @@ func TestServerNameBinding(t *testing.T) {
 		c.Close()
 	}
 }
+
+// After the client half-closes, the close timeout also bounds writes: a
+// client that stops reading cannot hold the connection open.
+func TestCloseTimeoutBoundsStuckWrites(t *testing.T) {
+	cfg := baseConfig()
+	cfg.CloseTimeout = 300 * time.Millisecond
+	h := start(t, cfg, func(c net.Conn) {
+		defer c.Close()
+		io.ReadAll(c)
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "request")
+	c.CloseWrite() // and never read the reply
+	if rec := h.log.wait(t, "connection closed"); rec["close_reason"] != forward.ReasonCloseTimeout {
+		t.Errorf("log: %v", rec)
+	}
+}
