@@ -133,6 +133,7 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	sdnotify.Stopping(fmt.Sprintf("draining %d connections", d.proxy.Stats.Active.Load()))
 	// Closing our descriptors leaves systemd's sockets open: clients that
 	// connect now wait in the backlog for the next process.
+	d.proxy.StopAccepting()
 	d.set.Close()
 	serving.Wait()
 	return d.drain(sigs)

@@ -56,11 +56,14 @@ type Proxy struct {
 
 	serving atomic.Int32 // accept loops running
 	failing atomic.Int32 // accept loops in persistent accept errors
+
+	stop     chan struct{} // closed by StopAccepting
+	stopOnce sync.Once
 }
 
 // New returns a proxy that serves s until [Proxy.Swap] replaces it.
 func New(opts Options, s *Snapshot) *Proxy {
-	p := &Proxy{opts: opts, conns: map[*conn]struct{}{}}
+	p := &Proxy{opts: opts, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
 	if opts.MaxConnections > 0 {
 		p.sem = make(chan struct{}, opts.MaxConnections)
 	}
@@ -85,7 +88,11 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 	var backoff time.Duration
 	for {
 		if p.sem != nil {
-			p.sem <- struct{}{}
+			select {
+			case p.sem <- struct{}{}:
+			case <-p.stop:
+				return nil // at the cap when the stop came
+			}
 		}
 		c, err := ln.Accept()
 		if err != nil {
@@ -130,6 +137,12 @@ func (p *Proxy) track(c *conn, add bool) {
 		delete(p.conns, c)
 	}
 	p.mu.Unlock()
+}
+
+// StopAccepting makes every [Proxy.Serve] return, even one waiting for a
+// free slot under the connection cap; the caller closes the listeners.
+func (p *Proxy) StopAccepting() {
+	p.stopOnce.Do(func() { close(p.stop) })
 }
 
 // ErrDrainTimeout is returned by [Proxy.Shutdown] when connections had to

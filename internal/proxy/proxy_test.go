@@ -549,3 +549,30 @@ func TestCloseTimeoutBoundsStuckWrites(t *testing.T) {
 		t.Errorf("log: %v", rec)
 	}
 }
+
+// A proxy at its connection cap still stops accepting at once.
+func TestStopAcceptingAtTheCap(t *testing.T) {
+	cfg := baseConfig()
+	cfg.MaxConnections = 1
+	h := start(t, cfg, nil)
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo(t, c)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error)
+	go func() { served <- h.proxy.Serve(ln, "second") }()
+	time.Sleep(50 * time.Millisecond) // let it block on the cap
+	h.proxy.StopAccepting()
+	ln.Close()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve still blocked at the cap after StopAccepting")
+	}
+}
