@@ -1,13 +1,17 @@
 package integration
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sdbox runs the proxy's units under a real systemd (PID 1) in a
@@ -83,8 +87,55 @@ func TestSystemdBox(t *testing.T) {
 		t.Errorf("StatusText after reload: %q", status)
 	}
 
+	rotateCertificates(t, b)
 	restartUnderLoad(t, b)
 	checkJournal(t, b)
+}
+
+// rotateCertificates rewrites the ML-DSA pair in place, as certbot or
+// cert-manager would: quantum-safe-proxy-certs.path reloads the service,
+// which then serves the new certificate without a SIGHUP from anyone.
+func rotateCertificates(t *testing.T, b *sdbox) {
+	b.exec("quantum-safe-proxy", "certs", "init", "--dir", "/root/rotated")
+	b.exec("sh", "-c", `cd /root/rotated && chgrp quantum-safe-proxy-keys server-mldsa.key && chmod 0640 server-mldsa.key &&
+		cp -p server-mldsa.key /etc/quantum-safe-proxy/certs/server-mldsa.key.new &&
+		cp -p server-mldsa.crt /etc/quantum-safe-proxy/certs/server-mldsa.crt.new &&
+		mv /etc/quantum-safe-proxy/certs/server-mldsa.key.new /etc/quantum-safe-proxy/certs/server-mldsa.key &&
+		mv /etc/quantum-safe-proxy/certs/server-mldsa.crt.new /etc/quantum-safe-proxy/certs/server-mldsa.crt`)
+	want := filepath.Join(t.TempDir(), "new.crt")
+	b.run("cp-out", "/root/rotated/server-mldsa.crt", want)
+	newCert, err := certsFromFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			served := c.ConnectionState().PeerCertificates[0].Raw
+			c.Close()
+			if bytes.Equal(served, newCert) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rotated certificate was not served within 15 s; quantum-safe-proxy-certs.path did not reload the service")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// certsFromFile returns the DER of the first certificate in a PEM file.
+func certsFromFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	return block.Bytes, nil
 }
 
 // install puts the binary, units, group and a host PKI in place, as the
