@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -155,4 +156,25 @@ func echoOnce(addr string, payload []byte) error {
 		return fmt.Errorf("got %d bytes (hash match %v), sent %d", len(got), bytes.Equal(got, payload), len(payload))
 	}
 	return nil
+}
+
+// A new listen address needs a restart: the reload reports it and applies
+// the rest, and the proxy keeps its socket.
+func TestReloadReportsListenChange(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	cfg := func(listen, target string) string {
+		return `{"listen": "` + listen + `", "target": "` + target + `", "cert_path": "` + pki("server-mldsa.crt") + `", "key_path": "` + pki("server-mldsa.key") + `"}`
+	}
+	writeConfig(t, cfgPath, cfg("127.0.0.1:0", namedBackend(t, "A")))
+	p := startProc(t, exec.Command(binary, "--config-file", cfgPath, "--log-format", "json"))
+	p.addr = p.wait(t, "listening")["address"].(string)
+	writeConfig(t, cfgPath, cfg("127.0.0.1:1", namedBackend(t, "B")))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.wait(t, "reload: listen changes only with a restart; keeping the current value")
+	p.wait(t, "reloaded")
+	c, _, name := greeting(t, p.addr, goClient(t, "", ""))
+	c.Close()
+	if name != "B" {
+		t.Errorf("after reload: %q, want the new target", name)
+	}
 }
