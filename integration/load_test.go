@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkLoad measures the proxy and the naive baseline (crypto/tls
@@ -31,6 +33,9 @@ func BenchmarkLoad(b *testing.B) {
 	impls := []struct{ name, bin string }{{"proxy", binary}, {"naive", naive}}
 	for _, impl := range impls {
 		b.Run("handshake/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin) })
+	}
+	for _, impl := range impls {
+		b.Run("echo64/"+impl.name, func(b *testing.B) { benchEcho(b, impl.bin) })
 	}
 	for _, dir := range []string{"up", "down"} {
 		for _, impl := range impls {
@@ -80,6 +85,31 @@ func benchHandshakes(b *testing.B, bin string) {
 	if cpu := cpuSeconds(b, pid) - before; cpu > 0 {
 		b.ReportMetric(float64(n)/cpu, "hs/proxy-cpu-s")
 	}
+}
+
+// benchEcho measures 64-byte round trips through one connection to an
+// echo backend and reports their 99th percentile.
+func benchEcho(b *testing.B, bin string) {
+	p, _ := pinned(b, bin, echoBackend(b))
+	c, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg, got := make([]byte, 64), make([]byte, 64)
+	var rtts []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			b.Fatal(err)
+		}
+		rtts = append(rtts, time.Since(start))
+	}
+	slices.Sort(rtts)
+	b.ReportMetric(float64(rtts[len(rtts)*99/100].Microseconds()), "p99-µs")
 }
 
 const bulkOp = 1 << 20

@@ -10,8 +10,9 @@ import (
 )
 
 // errWouldBlock is what a [Conn] in non-blocking mode returns from Read
-// when no bytes are waiting. It is a temporary net.Error, so crypto/tls
-// keeps the connection usable (tls.Conn.readRecordOrCCS).
+// when it holds no bytes read ahead. It is a temporary net.Error, so
+// crypto/tls keeps the connection usable (tls.Conn.readRecordOrCCS) and
+// any partial record it has read stays buffered.
 var errWouldBlock = &wouldBlock{}
 
 type wouldBlock struct{}
@@ -21,30 +22,37 @@ func (*wouldBlock) Timeout() bool   { return true }
 func (*wouldBlock) Temporary() bool { return true }
 
 // Conn wraps a TCP or unix stream connection so that the forwarder never
-// holds a copy buffer while a peer is silent: it waits for readability
-// without a buffer ([Conn.waitReadable]), then reads in non-blocking mode
-// until the socket is drained. While corked, writes are gathered and leave
-// in one system call, so a TLS write of several records costs one write(2).
+// holds a copy buffer while a peer is silent, and reads and writes in
+// large bursts:
+//
+//   - [Conn.readPooled] waits for readability inside the poller's callback
+//     and takes a pooled buffer only to read: one read(2) per burst, as a
+//     blocking read costs, and no buffer while waiting.
+//   - Under crypto/tls, [Conn.fillAhead] reads such a burst (several TLS
+//     records) and Read hands it to crypto/tls from memory; Read never
+//     touches the socket, so it returns errWouldBlock when the burst is
+//     used up and the forwarder calls fillAhead again.
+//   - While corked, writes are gathered and leave in one write(2), so a
+//     TLS write of several records costs one system call.
 type Conn struct {
 	net.Conn
 	rc       syscall.RawConn
 	nonblock bool // set once, by the reading goroutine, after the handshake
-	peek     [1]byte
 
-	// The callbacks given to RawConn.Read are made once per connection:
-	// a fresh closure per call would escape to the heap on every read.
-	readFn, peekFn, pooledFn func(fd uintptr) bool
-	rbuf                     []byte
-	rn                       int
-	rerr                     error
-	woken                    bool    // peekFn: the poller has reported readability
-	pb                       *[]byte // pooledFn: the buffer being read into
+	// readFn is given to RawConn.Read; made once per connection, since a
+	// fresh closure per call would escape to the heap on every read.
+	readFn func(fd uintptr) bool
+	rb     *[]byte // the buffer readFn reads into
+	rn     int
+	rerr   error
 
-	// ahead holds bytes read from the socket but not yet taken by
-	// crypto/tls, which asks for a record or less at a time; it is
-	// returned to the pool as soon as it is drained.
+	// ahead holds bytes read but not yet taken by crypto/tls, which asks
+	// for a record or less at a time; it goes back to the pool as soon as
+	// it is drained. aheadErr is how the socket ended (EOF or an error),
+	// for crypto/tls to see once the bytes before it are taken.
 	ahead      *[]byte
 	aheadBytes []byte
+	aheadErr   error
 
 	corked atomic.Bool
 	mu     sync.Mutex
@@ -63,30 +71,17 @@ func NewConn(c net.Conn) (*Conn, error) {
 		return nil, err
 	}
 	fc := &Conn{Conn: c, rc: rc}
+	// RawConn.Read calls readFn; when it returns false the goroutine parks
+	// until the poller reports readability, then calls it again. On EAGAIN
+	// the buffer goes back to the pool before parking.
 	fc.readFn = func(fd uintptr) bool {
-		fc.rn, fc.rerr = syscall.Read(int(fd), fc.rbuf)
-		return true
-	}
-	// RawConn.Read clears the poller's readiness before its first call, so
-	// that call must look (bytes may have come since the last read); after
-	// a wake-up it need not: a spurious one costs a read(2) that says
-	// EAGAIN, and the caller waits again.
-	fc.peekFn = func(fd uintptr) bool {
-		if fc.woken {
-			return true
+		if fc.rb == nil {
+			fc.rb = getBuf()
 		}
-		fc.woken = true
-		_, _, err := syscall.Recvfrom(int(fd), fc.peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN
-	}
-	fc.pooledFn = func(fd uintptr) bool {
-		if fc.pb == nil {
-			fc.pb = getBuf()
-		}
-		fc.rn, fc.rerr = syscall.Read(int(fd), *fc.pb)
+		fc.rn, fc.rerr = syscall.Read(int(fd), *fc.rb)
 		if fc.rerr == syscall.EAGAIN {
-			putBuf(fc.pb)
-			fc.pb = nil
+			putBuf(fc.rb)
+			fc.rb = nil
 			return false
 		}
 		return true
@@ -95,19 +90,17 @@ func NewConn(c net.Conn) (*Conn, error) {
 }
 
 // Read reads as net.Conn does until [Conn.setNonblocking]; after that it
-// never blocks: it returns bytes read ahead, or makes one read(2) of up
-// to a whole pooled buffer (several TLS records for one system call), or
-// returns errWouldBlock when nothing waits.
+// returns bytes read ahead by [Conn.fillAhead], then the error that ended
+// the socket, or errWouldBlock.
 func (c *Conn) Read(p []byte) (int, error) {
 	if !c.nonblock || len(p) == 0 {
 		return c.Conn.Read(p)
 	}
-	if c.ahead == nil {
-		b, n, err := c.readOnce()
-		if err != nil {
-			return 0, err
+	if len(c.aheadBytes) == 0 {
+		if c.aheadErr != nil {
+			return 0, c.aheadErr
 		}
-		c.ahead, c.aheadBytes = b, (*b)[:n]
+		return 0, errWouldBlock
 	}
 	n := copy(p, c.aheadBytes)
 	c.aheadBytes = c.aheadBytes[n:]
@@ -118,52 +111,18 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// readOnce makes one non-blocking read(2) into a pooled buffer.
-func (c *Conn) readOnce() (*[]byte, int, error) {
-	b := getBuf()
-	c.rbuf = *b
-	rerr := c.rc.Read(c.readFn)
-	c.rbuf = nil
-	n, err := c.rn, c.rerr
-	var out error
-	switch {
-	case rerr != nil:
-		out = rerr
-	case err == syscall.EAGAIN:
-		out = errWouldBlock
-	case err != nil:
-		out = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-	case n == 0:
-		out = io.EOF
-	}
-	if out != nil {
-		putBuf(b)
-		return nil, 0, out
-	}
-	return b, n, nil
-}
-
 func (c *Conn) setNonblocking() { c.nonblock = true }
 
-// waitReadable blocks until the socket has bytes (or EOF, or an error)
-// to read, honouring the read deadline, without a buffer: MSG_PEEK of one
-// byte into the Conn's own array.
-func (c *Conn) waitReadable() error {
-	c.woken = false
-	return c.rc.Read(c.peekFn)
-}
-
-// readPooled waits for bytes without a buffer and takes a pooled one only
-// to read them: one read(2) per burst while bytes flow, like a blocking
-// read, yet nothing held while the peer is silent. The caller returns
-// the buffer with putBuf.
+// readPooled waits until the socket has bytes, EOF or an error (or the
+// read deadline passes), and only then reads them into a pooled buffer,
+// which the caller returns with putBuf.
 func (c *Conn) readPooled() (*[]byte, int, error) {
-	err := c.rc.Read(c.pooledFn)
-	b := c.pb
-	c.pb = nil
+	err := c.rc.Read(c.readFn)
+	b := c.rb
+	c.rb = nil
 	switch {
 	case err != nil:
-		return nil, 0, err // a deadline, or closed; pooledFn holds no buffer then
+		return nil, 0, err // a deadline, or closed; readFn holds no buffer then
 	case c.rerr != nil:
 		putBuf(b)
 		return nil, 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: c.rerr}
@@ -172,6 +131,30 @@ func (c *Conn) readPooled() (*[]byte, int, error) {
 		return nil, 0, io.EOF
 	}
 	return b, c.rn, nil
+}
+
+// fillAhead waits for the next burst and keeps it for Read. It returns
+// only deadline and close errors; how the socket ended is kept for
+// crypto/tls to see through Read, so that it can tell a clean end from a
+// truncated record.
+func (c *Conn) fillAhead() error {
+	b, n, err := c.readPooled()
+	switch {
+	case errors.Is(err, io.EOF) || err != nil && !isLocal(err):
+		c.aheadErr = err
+		return nil
+	case err != nil:
+		return err
+	}
+	c.ahead, c.aheadBytes = b, (*b)[:n]
+	return nil
+}
+
+// isLocal reports errors that come from this side: a passed deadline or
+// a connection closed here.
+func isLocal(err error) bool {
+	var ne net.Error
+	return errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // Write sends p, or gathers it while corked.

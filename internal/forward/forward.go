@@ -130,11 +130,12 @@ func (p *pipe) expired() error {
 	return nil
 }
 
-// wait blocks until src has bytes, applying the idle and close timeouts.
-func (p *pipe) wait(src *Conn) error {
+// fillClient waits for the client's next burst, applying the idle and
+// close timeouts.
+func (p *pipe) fillClient() error {
 	for {
-		p.setIdleDeadline(src)
-		err := src.waitReadable()
+		p.setIdleDeadline(p.client)
+		err := p.client.fillAhead()
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
@@ -195,7 +196,7 @@ func (p *pipe) clientToBackend() {
 		case err == nil:
 			continue // the buffer filled up; more may be waiting
 		case err == errWouldBlock:
-			if werr := p.wait(p.client); werr != nil {
+			if werr := p.fillClient(); werr != nil {
 				if r, ok := p.timeoutReason(werr); ok {
 					p.finish(r, nil, true)
 				} else {
