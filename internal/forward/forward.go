@@ -205,10 +205,11 @@ func (p *pipe) clientToBackend() {
 				return
 			}
 		case err == io.EOF:
-			// close_notify or a FIN from the client: pass the half-close on.
-			p.backend.CloseWrite()
+			// close_notify or a FIN from the client: pass the half-close
+			// on, after recording it: the backend may answer at once.
 			p.finish(ReasonClientClosed, nil, false)
 			p.halfClose(p.backend, p.client)
+			p.backend.CloseWrite()
 			return
 		default:
 			p.finish(ReasonClientError, err, true)
@@ -270,10 +271,10 @@ func (p *pipe) writeFailed(reason string, err error) {
 // as close_notify then FIN; a timeout or an error ends the connection.
 func (p *pipe) backendEnded(err error) {
 	if err == io.EOF {
-		p.tls.CloseWrite()
-		p.client.CloseWrite()
 		p.finish(ReasonBackendClosed, nil, false)
 		p.halfClose(p.client, p.backend)
+		p.tls.CloseWrite()
+		p.client.CloseWrite()
 		return
 	}
 	if r, ok := p.timeoutReason(err); ok {
