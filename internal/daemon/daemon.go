@@ -117,26 +117,31 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	stopWatchdog := d.watchdog()
 	defer stopWatchdog()
 
-	for stopping := false; !stopping; {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				d.reloadConfig()
-				continue
-			}
-			d.log.Info("stopping: draining open connections", "signal", sig.String(), "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())
-		case <-ctx.Done():
-			d.log.Info("stopping: draining open connections", "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())
-		}
-		stopping = true
-	}
+	why := d.serveUntilStop(ctx, sigs)
 	sdnotify.Stopping(fmt.Sprintf("draining %d connections", d.proxy.Stats.Active.Load()))
 	// Closing our descriptors leaves systemd's sockets open: clients that
 	// connect now wait in the backlog for the next process.
 	d.proxy.StopAccepting()
 	d.set.Close()
 	serving.Wait()
+	d.log.Info("stopping: draining open connections", "cause", why, "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())
 	return d.drain(sigs)
+}
+
+// serveUntilStop reloads on SIGHUP until SIGTERM or SIGINT arrives or ctx
+// ends, and says which.
+func (d *daemon) serveUntilStop(ctx context.Context, sigs <-chan os.Signal) string {
+	for {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				return sig.String()
+			}
+			d.reloadConfig()
+		case <-ctx.Done():
+			return "context done"
+		}
+	}
 }
 
 func (d *daemon) drain(sigs <-chan os.Signal) error {
