@@ -92,6 +92,11 @@ func (s *Server) Warnings() []string {
 			out = append(out, "only ML-DSA chains are served: clients that do not trust the ML-DSA root, or that speak TLS 1.2, cannot connect; add an ECDSA chain for them")
 		}
 	}
+	for _, c := range s.Chains {
+		if err := certs.Validity(c.Leaf(), time.Now()); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v; clients will refuse it", c.CertPath, err))
+		}
+	}
 	for _, r := range s.Roots {
 		if certs.IsMLDSA(r.PublicKey) {
 			out = append(out, fmt.Sprintf("client CA %s is ML-DSA: OpenSSL clients withhold client leaves it signed (Go lists no ML-DSA in signature_algorithms_cert, go.dev/issue/82536); Go clients are fine, OpenSSL clients need an ML-DSA key issued by an ECDSA CA", r.Subject))

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 )
 
@@ -62,5 +65,29 @@ func TestClassify(t *testing.T) {
 		if got, _ := tc.s.Classify(tc.err, &tc.hello); got != tc.want {
 			t.Errorf("Classify(%v, %+v) = %s, want %s", tc.err, tc.hello, got, tc.want)
 		}
+	}
+}
+
+func TestWarnsAboutExpiredChain(t *testing.T) {
+	// testdata/mldsa65.crt is valid for 100 years; a chain outside its
+	// validity is reported by file.
+	s := &Server{Mode: config.PQCHybrid, names: [][]string{nil}}
+	ch, err := certs.LoadChain("../../testdata/mldsa65.crt", "../../testdata/mldsa65-seed.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Chains = []*certs.Chain{ch}
+	for _, w := range s.Warnings() {
+		if strings.Contains(w, "not valid now") {
+			t.Fatalf("valid chain reported: %s", w)
+		}
+	}
+	ch.TLS.Leaf.NotAfter = time.Now().Add(-time.Hour)
+	found := false
+	for _, w := range s.Warnings() {
+		found = found || strings.HasPrefix(w, "../../testdata/mldsa65.crt: certificate is not valid now: expired")
+	}
+	if !found {
+		t.Errorf("no expiry warning in %q", s.Warnings())
 	}
 }
