@@ -1,0 +1,213 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
+)
+
+var (
+	pkiOnce sync.Once
+	pkiDir  string
+)
+
+// pki returns a development PKI shared by the tests of this package.
+func pki(t testing.TB) string {
+	pkiOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "qsp-pki")
+		if err != nil {
+			panic(err)
+		}
+		if _, err := certs.WriteDevPKI(dir, false); err != nil {
+			panic(err)
+		}
+		pkiDir = dir
+	})
+	return pkiDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pkiDir != "" {
+		os.RemoveAll(pkiDir)
+	}
+	os.Exit(code)
+}
+
+// records collects log records so that tests can assert what was logged.
+type records struct {
+	mu   sync.Mutex
+	recs []map[string]string
+	ch   chan struct{}
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{r, as}
+}
+func (r *records) WithGroup(string) slog.Handler { return r }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	return r.add(rec, nil)
+}
+
+func (r *records) add(rec slog.Record, pre []slog.Attr) error {
+	m := map[string]string{"msg": rec.Message, "level": rec.Level.String()}
+	for _, a := range pre {
+		m[a.Key] = a.Value.String()
+	}
+	rec.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
+	r.mu.Lock()
+	r.recs = append(r.recs, m)
+	r.mu.Unlock()
+	select {
+	case r.ch <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+type withAttrs struct {
+	r  *records
+	as []slog.Attr
+}
+
+func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
+func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{w.r, append(append([]slog.Attr{}, w.as...), as...)}
+}
+func (w *withAttrs) WithGroup(string) slog.Handler { return w }
+func (w *withAttrs) Handle(_ context.Context, rec slog.Record) error {
+	return w.r.add(rec, w.as)
+}
+
+// wait returns the first record with message msg, waiting up to 10 s.
+func (r *records) wait(t *testing.T, msg string) map[string]string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, m := range r.recs {
+			if m["msg"] == msg {
+				r.mu.Unlock()
+				return m
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.ch:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no %q log record; have %v", msg, r.recs)
+		}
+	}
+}
+
+type harness struct {
+	addr    string
+	log     *records
+	proxy   *Proxy
+	backend net.Listener
+}
+
+// start runs a proxy for cfg (certificates from the dev PKI unless set)
+// in front of an echo backend, or of handler when it is not nil.
+func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
+	t.Helper()
+	dir := pki(t)
+	if handler == nil {
+		handler = func(c net.Conn) { io.Copy(c, c); c.Close() }
+	}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := bl.Accept()
+			if err != nil {
+				return
+			}
+			go handler(c)
+		}
+	}()
+	if cfg.Certificates == nil {
+		cfg.Certificates = []config.CertPair{
+			{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
+			{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
+		}
+	}
+	if cfg.ClientCertMode != config.ClientCertNone && cfg.CACertPath == "" {
+		cfg.CACertPath = filepath.Join(dir, certs.CABundle)
+	}
+	srv, err := tlsconf.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &records{ch: make(chan struct{}, 1)}
+	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections}, &Snapshot{
+		TLS: srv, Target: bl.Addr().String(), HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
+		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln, "test")
+	t.Cleanup(func() {
+		ln.Close()
+		bl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Shutdown(ctx)
+	})
+	return &harness{addr: ln.Addr().String(), log: rec, proxy: p, backend: bl}
+}
+
+func baseConfig() *config.Config {
+	c := config.Default()
+	c.HandshakeTimeout = 5 * time.Second
+	c.CloseTimeout = 5 * time.Second
+	return c
+}
+
+func clientConfig(t testing.TB) *tls.Config {
+	pool, _, err := certs.LoadPool(filepath.Join(pki(t), certs.CABundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+}
+
+func withClientCert(t *testing.T, c *tls.Config, certFile, keyFile string) *tls.Config {
+	ch, err := certs.LoadChain(filepath.Join(pki(t), certFile), filepath.Join(pki(t), keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Certificates = []tls.Certificate{ch.TLS}
+	return c
+}
+
+func echo(t *testing.T, c *tls.Conn) {
+	t.Helper()
+	msg := "post-quantum hello\n"
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || got != msg {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+}
