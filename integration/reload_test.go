@@ -64,30 +64,28 @@ func TestReloadKeepsOpenConnectionsAndRefusesBrokenState(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reloaded")
 	roundTrip(t, old, oldR, "still on A")
-	if c, _, name := greeting(t, p.addr, goClient(t, "", "")); name != "B" {
-		t.Errorf("after reload: %q", name)
-	} else {
-		c.Close()
-	}
+	expectTarget(t, p.addr, "B", "after reload")
 	old.Close()
 
 	writeConfig(t, cfgPath, `{"target": "`+a+`", "cert_path": `) // broken JSON
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reload failed: still serving the previous configuration", 1)
-	if c, _, name := greeting(t, p.addr, goClient(t, "", "")); name != "B" {
-		t.Errorf("after a broken config: %q", name)
-	} else {
-		c.Close()
-	}
+	expectTarget(t, p.addr, "B", "after a broken config")
 
 	writeConfig(t, cfgPath, cfg(a))
 	os.WriteFile(key, data[:len(data)/2], 0o600) // a key caught half-written
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reload failed: still serving the previous configuration", 2)
-	if c, _, name := greeting(t, p.addr, goClient(t, "", "")); name != "B" {
-		t.Errorf("after a half-written key: %q", name)
-	} else {
-		c.Close()
+	expectTarget(t, p.addr, "B", "after a half-written key")
+}
+
+// expectTarget checks that a new connection reaches the backend named want.
+func expectTarget(t *testing.T, addr, want, when string) {
+	t.Helper()
+	c, _, name := greeting(t, addr, goClient(t, "", ""))
+	c.Close()
+	if name != want {
+		t.Errorf("%s: reached backend %q, want %q", when, name, want)
 	}
 }
 
@@ -172,9 +170,5 @@ func TestReloadReportsListenChange(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.wait(t, "reload: listen changes only with a restart; keeping the current value")
 	p.wait(t, "reloaded")
-	c, _, name := greeting(t, p.addr, goClient(t, "", ""))
-	c.Close()
-	if name != "B" {
-		t.Errorf("after reload: %q, want the new target", name)
-	}
+	expectTarget(t, p.addr, "B", "after a reload with a new listen address")
 }

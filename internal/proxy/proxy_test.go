@@ -232,14 +232,7 @@ func TestIdleTimeout(t *testing.T) {
 // At the connection cap, further clients wait in the kernel backlog and
 // are served once a slot frees; none is accepted and dropped.
 func TestMaxConnectionsQueuesInBacklog(t *testing.T) {
-	cfg := baseConfig()
-	cfg.MaxConnections = 1
-	h := start(t, cfg, nil)
-	first, err := tls.Dial("tcp", h.addr, clientConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo(t, first)
+	h, first := atTheCap(t)
 	second := make(chan error, 1)
 	go func() {
 		c, err := tls.Dial("tcp", h.addr, clientConfig(t))
@@ -354,15 +347,8 @@ func TestCloseTimeoutBoundsStuckWrites(t *testing.T) {
 
 // A proxy at its connection cap still stops accepting at once.
 func TestStopAcceptingAtTheCap(t *testing.T) {
-	cfg := baseConfig()
-	cfg.MaxConnections = 1
-	h := start(t, cfg, nil)
-	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, c := atTheCap(t)
 	defer c.Close()
-	echo(t, c)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -377,4 +363,17 @@ func TestStopAcceptingAtTheCap(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve still blocked at the cap after StopAccepting")
 	}
+}
+
+// atTheCap starts a proxy capped at one connection and fills the slot.
+func atTheCap(t *testing.T) (*harness, *tls.Conn) {
+	cfg := baseConfig()
+	cfg.MaxConnections = 1
+	h := start(t, cfg, nil)
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c)
+	return h, c
 }
