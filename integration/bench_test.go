@@ -18,9 +18,16 @@ import (
 // benchmark holds open; DESIGN.md states the target at 5,000 open.
 const idleConns = 5000
 
-// BenchmarkIdleMemory measures the proxy process's resident memory per
-// idle PQ connection (X25519MLKEM768, ML-DSA-65, one echo, then silence).
+// BenchmarkIdleMemory measures the resident memory per idle PQ connection
+// (X25519MLKEM768, ML-DSA-65, one echo, then silence) of the proxy and of
+// the naive baseline.
 func BenchmarkIdleMemory(b *testing.B) {
+	for _, impl := range []struct{ name, bin string }{{"proxy", binary}, {"naive", buildNaive(b)}} {
+		b.Run(impl.name, func(b *testing.B) { benchIdle(b, impl.bin) })
+	}
+}
+
+func benchIdle(b *testing.B, bin string) {
 	// The framework calls this function more than once, and 5,000
 	// connections take 10,000 descriptors here: each call frees its own.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -43,8 +50,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 			go io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c})
 		}
 	}()
-	p := startProxy(b, servingBothChains(ln.Addr().String())...)
-	pid := p.cmd.Process.Pid
+	p, pid := pinned(b, bin, ln.Addr().String())
 	cfg := goClientTB(b)
 	var conns []*tls.Conn
 	defer func() {

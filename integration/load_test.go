@@ -26,11 +26,7 @@ func BenchmarkLoad(b *testing.B) {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		b.Skip("taskset (util-linux) is needed to pin the proxy")
 	}
-	naive := filepath.Join(b.TempDir(), "naive-proxy")
-	if out, err := exec.Command("go", "build", "-o", naive, "./testdata/naive-proxy").CombinedOutput(); err != nil {
-		b.Fatalf("%v\n%s", err, out)
-	}
-	impls := []struct{ name, bin string }{{"proxy", binary}, {"naive", naive}}
+	impls := []struct{ name, bin string }{{"proxy", binary}, {"naive", buildNaive(b)}}
 	for _, impl := range impls {
 		b.Run("handshake/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin) })
 	}
@@ -42,6 +38,15 @@ func BenchmarkLoad(b *testing.B) {
 			b.Run(dir+"/"+impl.name, func(b *testing.B) { benchBulkCPU(b, impl.bin, dir == "up") })
 		}
 	}
+}
+
+// buildNaive builds the naive baseline proxy.
+func buildNaive(b *testing.B) string {
+	naive := filepath.Join(b.TempDir(), "naive-proxy")
+	if out, err := exec.Command("go", "build", "-o", naive, "./testdata/naive-proxy").CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	return naive
 }
 
 // pinned starts bin on CPU 1 in front of target.
