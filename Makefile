@@ -39,8 +39,11 @@ run: build certs
 		--cert certs/server-ecdsa.crt --key certs/server-ecdsa.key \
 		--client-cert-mode optional --ca-cert certs/ca.crt
 
+STATICCHECK_VERSION := v0.8.2
+
 vet:
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l cmd internal integration)" || { gofmt -l cmd internal integration; exit 1; }
 
 test: vet test-unit test-integration

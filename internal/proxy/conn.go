@@ -17,12 +17,11 @@ import (
 // what the TLS policy learnt of the ClientHello.
 type conn struct {
 	*forward.Conn
-	raw      net.Conn
-	hello    tlsconf.Hello
-	start    time.Time
-	listener string
-	log      *slog.Logger
-	attrs    []slog.Attr // what the handshake settled, for the closing line
+	raw   net.Conn
+	hello tlsconf.Hello
+	start time.Time
+	log   *slog.Logger
+	attrs []slog.Attr // what the handshake settled, for the closing line
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
@@ -39,7 +38,7 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 	snap := p.snap.Load()
 	p.Stats.Accepted.Add(1)
 	p.Stats.Active.Add(1)
-	c := &conn{raw: raw, start: start, listener: listener, log: p.opts.Logger.With("client", raw.RemoteAddr().String())}
+	c := &conn{raw: raw, start: start, log: p.opts.Logger.With("client", raw.RemoteAddr().String())}
 	fc, err := forward.NewConn(raw)
 	if err != nil {
 		c.log.Error("unusable connection", "error", err)
