@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,9 +131,19 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 	if handler == nil {
 		handler = func(c net.Conn) { io.Copy(c, c); c.Close() }
 	}
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	// The backend listens on loopback TCP, or on the unix socket that
+	// cfg.Target names.
+	network, address := "tcp", "127.0.0.1:0"
+	if path, ok := strings.CutPrefix(cfg.Target, "unix:"); ok {
+		network, address = "unix", path
+	}
+	bl, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
+	}
+	target := bl.Addr().String()
+	if network == "unix" {
+		target = cfg.Target
 	}
 	go func() {
 		for {
@@ -158,7 +169,7 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 	}
 	rec := &records{ch: make(chan struct{}, 1)}
 	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections}, &Snapshot{
-		TLS: srv, Target: bl.Addr().String(), HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
+		TLS: srv, Target: target, HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
 		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -377,3 +377,19 @@ func atTheCap(t *testing.T) (*harness, *tls.Conn) {
 	echo(t, c)
 	return h, c
 }
+
+// A unix:/path target: the bytes reach a backend on a unix socket.
+func TestUnixSocketTarget(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Target = "unix:" + filepath.Join(t.TempDir(), "backend.sock")
+	h := start(t, cfg, nil)
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c)
+	c.Close()
+	if rec := h.log.wait(t, "connection closed"); rec["close_reason"] != forward.ReasonClientClosed || rec["bytes_out"] != "19" {
+		t.Errorf("log: %v", rec)
+	}
+}
