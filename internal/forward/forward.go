@@ -63,8 +63,8 @@ type pipe struct {
 func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
 	p := &pipe{opts: opts, tls: tc, client: client, backend: backend}
 	p.last.Store(time.Now().UnixNano())
+	// Only the TLS side reads through Read; the backend side uses readPooled.
 	client.setNonblocking()
-	backend.setNonblocking()
 	done := make(chan struct{})
 	go func() {
 		p.clientToBackend()
