@@ -78,7 +78,8 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 		slog.String("tls_version", tls.VersionName(cs.Version)),
 		slog.String("group", cs.CurveID.String()),
 		slog.Bool("pq", pq),
-		slog.String("cert_alg", c.hello.Chain.Algorithm()),
+		slog.Bool("resumed", cs.DidResume),
+		slog.String("cert_alg", certAlg(&c.hello, &cs)),
 	}
 	backend, err := dial(snap)
 	if err != nil {
@@ -133,6 +134,16 @@ func dial(s *Snapshot) (net.Conn, error) {
 		return d.Dial("unix", path)
 	}
 	return d.Dial("tcp", s.Target)
+}
+
+// certAlg names the served chain's key. A resumed handshake sends no
+// certificate and crypto/tls does not call GetCertificate for it, so
+// there is nothing to name: "resumed", never a guess.
+func certAlg(h *tlsconf.Hello, cs *tls.ConnectionState) string {
+	if h.Chain == nil || cs.DidResume {
+		return "resumed"
+	}
+	return h.Chain.Algorithm()
 }
 
 // identity names the client certificate's subject, or "" without one.

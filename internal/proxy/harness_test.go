@@ -97,21 +97,37 @@ func (w *withAttrs) Handle(_ context.Context, rec slog.Record) error {
 // wait returns the first record with message msg, waiting up to 10 s.
 func (r *records) wait(t *testing.T, msg string) map[string]string {
 	t.Helper()
+	return r.waitN(t, msg, 1)[0]
+}
+
+// all returns the records with message msg, in order.
+func (r *records) all(msg string) []map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]string
+	for _, m := range r.recs {
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitN waits up to 10 s for n records with message msg and returns them.
+func (r *records) waitN(t *testing.T, msg string, n int) []map[string]string {
+	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		r.mu.Lock()
-		for _, m := range r.recs {
-			if m["msg"] == msg {
-				r.mu.Unlock()
-				return m
-			}
+		if got := r.all(msg); len(got) >= n {
+			return got
 		}
-		r.mu.Unlock()
 		select {
 		case <-r.ch:
 		case <-time.After(20 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("no %q log record; have %v", msg, r.recs)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("fewer than %d %q log records; have %v", n, msg, r.recs)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/mldsa"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -391,5 +392,35 @@ func TestUnixSocketTarget(t *testing.T) {
 	c.Close()
 	if rec := h.log.wait(t, "connection closed"); rec["close_reason"] != forward.ReasonClientClosed || rec["bytes_out"] != "19" {
 		t.Errorf("log: %v", rec)
+	}
+}
+
+// TestGoClientResumes connects twice with a Go client that keeps a session
+// cache, as every Go client with ClientSessionCache set and every browser
+// does: the second handshake resumes (TLS 1.3 PSK, no certificate sent)
+// and is forwarded and logged like any other.
+func TestGoClientResumes(t *testing.T) {
+	h := start(t, baseConfig(), nil)
+	cfg := clientConfig(t)
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+	for i, wantResumed := range []bool{false, true} {
+		c, err := tls.Dial("tcp", h.addr, cfg)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		echo(t, c)
+		// The ticket arrives after the handshake; reading the echo took it in.
+		cs := c.ConnectionState()
+		c.Close()
+		if cs.DidResume != wantResumed || cs.CurveID != tls.X25519MLKEM768 {
+			t.Fatalf("connection %d: resumed %v, group %v; want resumed %v over X25519MLKEM768", i+1, cs.DidResume, cs.CurveID, wantResumed)
+		}
+	}
+	h.log.waitN(t, "connection closed", 2)
+	for i, m := range h.log.all("connection closed") {
+		want := map[bool]string{false: "ML-DSA-65", true: "resumed"}[i == 1]
+		if m["cert_alg"] != want || m["resumed"] != fmt.Sprint(i == 1) || m["close_reason"] != "client_closed" {
+			t.Errorf("connection %d logged %v; want cert_alg %s", i+1, m, want)
+		}
 	}
 }
