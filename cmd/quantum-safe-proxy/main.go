@@ -20,6 +20,7 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/daemon"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 )
 
 // version is stamped with -ldflags "-X main.version=..."; otherwise it
@@ -27,11 +28,17 @@ import (
 var version = ""
 
 // Exit codes: sysexits.h EX_CONFIG for configuration, so that systemd's
-// RestartPreventExitStatus=78 stops a restart loop.
+// RestartPreventExitStatus=78 stops a restart loop. exitDrainCut is a stop
+// that was asked for (SIGTERM, SIGINT) but had to cut connections still
+// open at drain_timeout: the units list it in SuccessExitStatus=, so
+// `systemctl stop` never leaves them failed, while a script can still
+// tell it from a clean stop. 3 is outside sysexits.h (64-78) and the
+// range systemd uses for its own failures (200-243, systemd.exec(5)).
 const (
-	exitOK     = 0
-	exitFail   = 1
-	exitConfig = 78
+	exitOK       = 0
+	exitFail     = 1
+	exitDrainCut = 3
+	exitConfig   = 78
 )
 
 func main() {
@@ -43,6 +50,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, config.ErrHelp):
 		return exitOK
+	case errors.Is(err, proxy.ErrDrainTimeout):
+		return exitDrainCut // the daemon has logged how many were cut
 	case daemon.IsConfigError(err):
 		var ce *config.Error
 		errors.As(err, &ce)
@@ -113,7 +122,8 @@ Options (later sources win: defaults < --config-file < --from-env < flags):
 `)
 	config.Usage(w)
 	fmt.Fprint(w, `
-Exit status: 0 after a clean stop, 78 for a configuration error, 1 otherwise.
+Exit status: 0 after a clean stop, 3 after a stop that cut connections still
+open at drain_timeout, 78 for a configuration error, 1 otherwise.
 `)
 }
 

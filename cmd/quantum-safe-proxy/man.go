@@ -58,9 +58,13 @@ Settings come from, in rising precedence: defaults, a JSON file
 read the configuration again; swap it in only if all of it is valid
 .TP
 .B SIGTERM, SIGINT
-stop accepting, let open connections finish for up to \fBdrain_timeout\fR
+stop accepting, let open connections finish for up to \fBdrain_timeout\fR,
+then cut what is left (exit status 3); a second signal cuts them at once
 .SH EXIT STATUS
-0 after a clean stop, 78 (EX_CONFIG) for a configuration error, 1 otherwise.
+0 after a clean stop; 3 after a stop (SIGTERM, SIGINT) that cut connections
+still open at \fBdrain_timeout\fR or at a second signal (the units list it in
+\fBSuccessExitStatus=\fR, so the stop does not mark them failed); 78
+(EX_CONFIG) for a configuration error; 1 otherwise.
 .SH FILES
 .TP
 .I /etc/quantum\-safe\-proxy/config.json
