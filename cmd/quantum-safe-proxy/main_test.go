@@ -46,7 +46,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"version"}, 0, ""},
 		{[]string{"--pqc-mode", "pq", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --pqc-mode: "pq" is not one of hybrid, strict, classical` + "\n"},
-		{[]string{"certs", "frobnicate"}, 78, `quantum-safe-proxy: error: certs: unknown command "frobnicate": use init or inspect` + "\n"},
+		{[]string{"certs", "frobnicate"}, 78, `quantum-safe-proxy: error: certs: unknown command "frobnicate": use init, issue-client or inspect` + "\n"},
 		{[]string{"check", "--cert", "/nonexistent.crt", "--key", "/nonexistent.key"}, 78, "quantum-safe-proxy: error: open /nonexistent.crt: no such file or directory\n"},
 	} {
 		_, stderr, code := runCmd(t, tc.args...)
