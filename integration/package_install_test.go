@@ -88,7 +88,7 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 	purged := b.exec("apt-get", "purge", "-y", "quantum-safe-proxy")
 	kept := "quantum-safe-proxy: purge kept these files, which the package did not create or which were changed:\n" +
 		"  /etc/quantum-safe-proxy/9443.json\n  /etc/quantum-safe-proxy/certs/operator.crt\n"
-	if !strings.Contains(purged, kept) {
+	if !strings.Contains(strings.ReplaceAll(purged, "\r", ""), kept) {
 		t.Errorf("apt-get purge did not say what it kept (%q):\n%s", kept, purged)
 	}
 	if out := b.exec("sh", "-c", "find /etc/quantum-safe-proxy | LC_ALL=C sort"); out != "/etc/quantum-safe-proxy\n/etc/quantum-safe-proxy/9443.json\n/etc/quantum-safe-proxy/certs\n/etc/quantum-safe-proxy/certs/operator.crt\n" {
