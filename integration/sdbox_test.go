@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,10 +88,10 @@ func TestSystemdBox(t *testing.T) {
 		t.Errorf("StatusText after reload: %q", status)
 	}
 
-	rotateCertificates(t, b)
-	restartUnderLoad(t, b, data)
+	rotated := rotateCertificates(t, b)
+	restartUnderLoad(t, b, rotated)
 	checkJournal(t, b)
-	stopCutsWithoutFailing(t, b, data)
+	stopCutsWithoutFailing(t, b, rotated)
 }
 
 // stopCutsWithoutFailing stops the service while a connection is still
@@ -109,8 +110,10 @@ func stopCutsWithoutFailing(t *testing.T, b *sdbox, ca []byte) {
 	b.exec("systemctl", "stop", "quantum-safe-proxy.service")
 	took := time.Since(start)
 	state := b.exec("systemctl", "show", "-p", "ActiveState,Result,ExecMainStatus", "quantum-safe-proxy.service")
-	if want := "ActiveState=inactive\nResult=success\nExecMainStatus=3\n"; state != want {
-		t.Errorf("after systemctl stop with a connection open past drain_timeout:\n%s\nwant:\n%s", state, want)
+	props := strings.Fields(state)
+	slices.Sort(props)
+	if want := []string{"ActiveState=inactive", "ExecMainStatus=3", "Result=success"}; !slices.Equal(props, want) {
+		t.Errorf("after systemctl stop with a connection open past drain_timeout: %q, want %q", props, want)
 	}
 	if out := b.exec("sh", "-c", "systemctl is-failed quantum-safe-proxy.service; true"); out != "inactive\n" {
 		t.Errorf("systemctl is-failed: %q, want inactive", out)
@@ -127,16 +130,22 @@ func stopCutsWithoutFailing(t *testing.T, b *sdbox, ca []byte) {
 
 // rotateCertificates rewrites the ML-DSA pair in place, as certbot or
 // cert-manager would: quantum-safe-proxy-certs.path reloads the service,
-// which then serves the new certificate without a SIGHUP from anyone.
-func rotateCertificates(t *testing.T, b *sdbox) {
+// which then serves the new certificate without a SIGHUP from anyone. It
+// returns the CA file that ML-DSA clients now trust.
+func rotateCertificates(t *testing.T, b *sdbox) []byte {
 	b.exec("quantum-safe-proxy", "certs", "init", "--dir", "/root/rotated")
 	b.exec("sh", "-c", `cd /root/rotated && chgrp quantum-safe-proxy-keys server-mldsa.key && chmod 0640 server-mldsa.key &&
 		cp -p server-mldsa.key /etc/quantum-safe-proxy/certs/server-mldsa.key.new &&
 		cp -p server-mldsa.crt /etc/quantum-safe-proxy/certs/server-mldsa.crt.new &&
 		mv /etc/quantum-safe-proxy/certs/server-mldsa.key.new /etc/quantum-safe-proxy/certs/server-mldsa.key &&
 		mv /etc/quantum-safe-proxy/certs/server-mldsa.crt.new /etc/quantum-safe-proxy/certs/server-mldsa.crt`)
-	want := filepath.Join(t.TempDir(), "new.crt")
+	want, ca := filepath.Join(t.TempDir(), "new.crt"), filepath.Join(t.TempDir(), "ca.crt")
 	b.run("cp-out", "/root/rotated/server-mldsa.crt", want)
+	b.run("cp-out", "/root/rotated/ca.crt", ca)
+	caData, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newCert, err := certsFromFile(want)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +157,7 @@ func rotateCertificates(t *testing.T, b *sdbox) {
 			served := c.ConnectionState().PeerCertificates[0].Raw
 			c.Close()
 			if bytes.Equal(served, newCert) {
-				return
+				return caData
 			}
 		}
 		if time.Now().After(deadline) {
@@ -188,7 +197,7 @@ func install(t *testing.T, b *sdbox) {
 	}
 	b.run("cp-in", "../systemd/quantum-safe-proxy.sysusers", "/usr/lib/sysusers.d/quantum-safe-proxy.conf")
 	b.exec("systemd-sysusers")
-	b.exec("quantum-safe-proxy", "certs", "init", "--dir", "/etc/quantum-safe-proxy/certs")
+	b.exec("quantum-safe-proxy", "certs", "init", "--host", "--dir", "/etc/quantum-safe-proxy/certs", "--ca-dir", "/etc/quantum-safe-proxy/ca")
 	b.exec("sh", "-c", "chgrp quantum-safe-proxy-keys /etc/quantum-safe-proxy/certs/*.key && chmod 0640 /etc/quantum-safe-proxy/certs/*.key")
 	cfg := filepath.Join(dir, "config.json")
 	os.WriteFile(cfg, []byte(`{

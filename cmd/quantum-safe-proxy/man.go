@@ -25,6 +25,12 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 .B quantum\-safe\-proxy certs init
 \fB\-\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
 .br
+.B quantum\-safe\-proxy certs init \-\-host
+\fB\-\-dir\fR \fIDIR\fR \fB\-\-ca\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
+.br
+.B quantum\-safe\-proxy certs issue\-client
+\fB\-\-ca\-dir\fR \fIDIR\fR \fB\-\-name\fR \fINAME\fR [\fB\-\-key\-type\fR \fBmldsa\fR|\fBecdsa\fR|\fBmldsa\-ecdsa\-issued\fR] [\fB\-\-out\fR \fIDIR\fR] [\fB\-\-force\fR]
+.br
 .B quantum\-safe\-proxy certs inspect
 \fIFILE\fR...
 .br
@@ -71,7 +77,12 @@ still open at \fBdrain_timeout\fR or at a second signal (the units list it in
 the configuration the packaged service reads
 .TP
 .I /etc/quantum\-safe\-proxy/certs/
-the host PKI made at installation
+the host PKI made at installation, as the service reads it: the server
+chains (keys 0640 root:quantum\-safe\-proxy\-keys) and ca.crt
+.TP
+.I /etc/quantum\-safe\-proxy/ca/
+the host PKI's roots with their private keys, root only (0700), for
+\fBcerts issue\-client\fR; the service cannot read it
 .SH SEE ALSO
 .BR systemd.socket (5),
 .BR systemctl (1),
