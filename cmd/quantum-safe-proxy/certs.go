@@ -81,11 +81,14 @@ func certsIssueClient(args []string) ([]string, error) {
 	if f.host || f.values["--ca-dir"] == "" || f.values["--name"] == "" {
 		return nil, usageError("certs issue-client: " + use)
 	}
-	files, err := certs.IssueClient(f.values["--ca-dir"], f.values["--name"], cmp.Or(f.values["--key-type"], certs.ClientMLDSA), cmp.Or(f.values["--out"], "."), f.force)
-	if err != nil && strings.HasPrefix(err.Error(), "--") {
-		return nil, usageError("certs issue-client: " + err.Error())
+	keyType := cmp.Or(f.values["--key-type"], certs.ClientMLDSA)
+	if !slices.Contains(certs.ClientKeyTypes, keyType) {
+		return nil, usageError(fmt.Sprintf("certs issue-client: --key-type %q is not one of %s", keyType, strings.Join(certs.ClientKeyTypes, ", ")))
 	}
-	return files, err
+	if err := certs.CheckClientName(f.values["--name"]); err != nil {
+		return nil, usageError("certs issue-client: --name " + err.Error())
+	}
+	return certs.IssueClient(f.values["--ca-dir"], f.values["--name"], keyType, cmp.Or(f.values["--out"], "."), f.force)
 }
 
 type certsArgs struct {

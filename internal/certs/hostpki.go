@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -66,6 +67,18 @@ const (
 	ClientMLDSAHybrid = "mldsa-ecdsa-issued" // ML-DSA-65 key under the ECDSA root: OpenSSL 3.5 clients
 )
 
+// ClientKeyTypes lists the key types [IssueClient] knows.
+var ClientKeyTypes = []string{ClientMLDSA, ClientECDSA, ClientMLDSAHybrid}
+
+// CheckClientName reports whether name can name a client certificate: it
+// becomes the CN and the files' names, so it must be a plain file name.
+func CheckClientName(name string) error {
+	if name == "" || filepath.Base(name) != name || name[0] == '.' {
+		return fmt.Errorf("%q is not a plain name; it is the certificate's CN and the files' name", name)
+	}
+	return nil
+}
+
 // IssueClient issues a client certificate named name from the roots in
 // caDir (written by [WriteHostPKI] or [WriteDevPKI]) and writes name.crt
 // (0644) and name.key (0600) into outDir. keyType is one of [ClientMLDSA],
@@ -81,10 +94,10 @@ func IssueClient(caDir, name, keyType, outDir string, force bool) ([]string, err
 	case ClientMLDSAHybrid:
 		root = "ecdsa-root"
 	default:
-		return nil, fmt.Errorf("--key-type %q is not one of %s, %s, %s", keyType, ClientMLDSA, ClientECDSA, ClientMLDSAHybrid)
+		return nil, fmt.Errorf("client key type %q is not one of %s", keyType, strings.Join(ClientKeyTypes, ", "))
 	}
-	if name == "" || filepath.Base(name) != name || name[0] == '.' {
-		return nil, fmt.Errorf("--name %q: give a plain name; it is the certificate's CN and the files' name", name)
+	if err := CheckClientName(name); err != nil {
+		return nil, err
 	}
 	if err := refuseExisting(force, outDir, name+".key", name+".crt"); err != nil {
 		return nil, err
