@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -73,6 +74,34 @@ func restartUnderLoad(t *testing.T, b *sdbox, ca []byte) {
 	if l.inFlight.Load() == 0 {
 		t.Error("no connection was in flight across the restart; the test did not test the drain")
 	}
+	checkDrainedClean(t, b)
+}
+
+// checkDrainedClean reads the old process's last words from the journal:
+// it had connections open when SIGTERM came, and they all finished
+// within drain_timeout (a plain "stopped", nothing cut).
+func checkDrainedClean(t *testing.T, b *sdbox) {
+	var open, stopped []string
+	out := b.exec("journalctl", "--no-pager", "-o", "json", "-u", "quantum-safe-proxy.service")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		msg, _ := e["MESSAGE"].(string)
+		switch {
+		case strings.HasPrefix(msg, "stopping: draining open connections"):
+			o, _ := e["QSP_OPEN"].(string)
+			open = append(open, o)
+		case strings.HasPrefix(msg, "stopped"):
+			stopped = append(stopped, msg)
+		}
+	}
+	if len(open) != 1 || open[0] == "0" || len(stopped) != 1 || !strings.HasPrefix(stopped[0], "stopped connections=") {
+		t.Errorf("the restart's drain: open at SIGTERM %q, last lines %q; want one drain of open connections, none cut", open, stopped)
+		return
+	}
+	t.Logf("the old process had %s connections open at SIGTERM and drained them all: %s", open[0], stopped[0])
 }
 
 // client makes two connections, the second after the first ends.
