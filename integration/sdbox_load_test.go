@@ -21,7 +21,7 @@ import (
 // sends, and how a slow one paces itself so that it is still in flight
 // when the restart's SIGTERM lands.
 const (
-	restartClients = 400
+	restartClients = 1000
 	maxPayload     = 128 << 10
 	slowEvery      = 5 // every fifth client sends slowly
 	slowChunks     = 10
