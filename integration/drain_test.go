@@ -60,8 +60,9 @@ func TestSIGTERMDrainsOpenConnections(t *testing.T) {
 	}
 }
 
-// Past the drain timeout, a stuck connection is closed and the exit code
-// says so.
+// Past the drain timeout, a stuck connection is closed, the log says how
+// many were cut, and the exit status is 3 (listed in the units'
+// SuccessExitStatus=, so the stop does not mark them failed).
 func TestDrainTimeoutClosesStuckConnections(t *testing.T) {
 	p := startProxy(t, servingBothChains(echoBackend(t), "--drain-timeout", "300ms")...)
 	c, err := tls.Dial("tcp", p.addr, goClient(t, "", ""))
@@ -70,14 +71,20 @@ func TestDrainTimeoutClosesStuckConnections(t *testing.T) {
 	}
 	defer c.Close()
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := exitCode(t, p); code != 1 {
-		t.Errorf("exit code %d, want 1", code)
+	if code := exitCode(t, p); code != 3 {
+		t.Errorf("exit code %d, want 3", code)
 	}
-	var closed map[string]any
+	var closed, stopped map[string]any
 	for _, l := range p.snapshot() {
-		if l["msg"] == "connection closed" {
+		switch l["msg"] {
+		case "connection closed":
 			closed = l
+		case "stopped: connections still open at drain_timeout were cut":
+			stopped = l
 		}
+	}
+	if stopped == nil || stopped["cut"] != 1.0 || stopped["level"] != "WARN" {
+		t.Errorf("last line: %v, want the number cut (1)", stopped)
 	}
 	if closed == nil || closed["close_reason"] != "drain_timeout" {
 		t.Errorf("closing line: %v", closed)

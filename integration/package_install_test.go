@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"crypto/tls"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +22,10 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 	b := bootBox(t, "qsp-deb")
 	start := time.Now()
 	b.run("install-deb", filepath.Join(dist, "quantum-safe-proxy_"+version+"-1_amd64.deb"))
-	if out := b.exec("sh", "-c", "stat -c '%a %U:%G' /etc/quantum-safe-proxy/certs/server-mldsa.key"); strings.TrimSpace(out) != "640 root:quantum-safe-proxy-keys" {
-		t.Errorf("generated key: %q", out)
-	}
+	checkHostPKI(t, b)
 	startBackend(t, b)
 	b.exec("systemctl", "enable", "--now", "quantum-safe-proxy.socket")
+	inst := startMTLSInstance(t, b)
 
 	r := runSClient(t, "127.0.0.1:8443")
 	if r.group != "X25519MLKEM768" || r.peerSig != "mldsa65" || !r.echoed {
@@ -50,10 +50,18 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", newer, err, out)
 	}
+	instPID := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy@9443.service")
+	plantLegacyClientKey(b)
+	var upgradeOut string
 	served := keepConnecting(t, func() {
-		b.run("install-deb", filepath.Join(newDist, "quantum-safe-proxy_"+newer+"-1_amd64.deb"))
+		upgradeOut = b.run("install-deb", filepath.Join(newDist, "quantum-safe-proxy_"+newer+"-1_amd64.deb"))
 	})
 	t.Logf("upgrade: %d connections served while it ran, none refused", served)
+	checkLegacyKeyMoved(t, b, upgradeOut)
+	if after := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy@9443.service"); after == instPID || strings.TrimSpace(after) == "0" {
+		t.Errorf("template instance not restarted by the upgrade: MainPID %s -> %s", strings.TrimSpace(instPID), strings.TrimSpace(after))
+	}
+	inst.check(t)
 	if out := b.exec("quantum-safe-proxy", "version"); !strings.HasPrefix(out, "quantum-safe-proxy "+newer+" ") {
 		t.Errorf("after upgrade: %q", out)
 	}
@@ -65,10 +73,30 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 		t.Errorf("service not restarted by the upgrade: MainPID %s -> %s", strings.TrimSpace(pidBefore), strings.TrimSpace(pidAfter))
 	}
 
-	b.exec("apt-get", "purge", "-y", "quantum-safe-proxy")
+	b.exec("apt-get", "remove", "-y", "quantum-safe-proxy")
+	if out := b.exec("sh", "-c", "systemctl is-active quantum-safe-proxy.socket quantum-safe-proxy.service quantum-safe-proxy@9443.socket quantum-safe-proxy@9443.service; true"); out != "inactive\ninactive\ninactive\ninactive\n" {
+		t.Errorf("after apt-get remove, the units are:\n%s", out)
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:9443", time.Second); err == nil {
+		c.Close()
+		t.Error("the template instance's socket still listens after apt-get remove")
+	}
+
+	// Purge removes what the package made and keeps, and names, what the
+	// operator added: the instance's JSON file and a certificate.
+	b.exec("sh", "-c", "echo operator > /etc/quantum-safe-proxy/certs/operator.crt")
+	purged := b.exec("apt-get", "purge", "-y", "quantum-safe-proxy")
+	kept := "quantum-safe-proxy: purge kept these files, which the package did not create or which were changed:\n" +
+		"  /etc/quantum-safe-proxy/9443.json\n  /etc/quantum-safe-proxy/certs/operator.crt\n"
+	if !strings.Contains(strings.ReplaceAll(purged, "\r", ""), kept) {
+		t.Errorf("apt-get purge did not say what it kept (%q):\n%s", kept, purged)
+	}
+	if out := b.exec("sh", "-c", "find /etc/quantum-safe-proxy | LC_ALL=C sort"); out != "/etc/quantum-safe-proxy\n/etc/quantum-safe-proxy/9443.json\n/etc/quantum-safe-proxy/certs\n/etc/quantum-safe-proxy/certs/operator.crt\n" {
+		t.Errorf("after purge, /etc/quantum-safe-proxy holds:\n%s", out)
+	}
 	leftovers := b.exec("sh", "-c", `
 		ls /usr/lib/systemd/system/ /etc/systemd/system/ /etc/systemd/system/*.wants 2>/dev/null | grep quantum-safe-proxy
-		ls -d /etc/quantum-safe-proxy /usr/share/doc/quantum-safe-proxy /usr/bin/quantum-safe-proxy 2>/dev/null
+		ls -d /var/lib/quantum-safe-proxy /usr/share/doc/quantum-safe-proxy /usr/bin/quantum-safe-proxy 2>/dev/null
 		getent group quantum-safe-proxy-keys
 		pgrep -a quantum-safe
 		systemctl list-units --all --no-legend 'quantum-safe-proxy*' | grep -v not-found
@@ -93,15 +121,20 @@ func TestPackageRPMSmokeInstall(t *testing.T) {
 	if out := b.exec("rpm", "-q", "quantum-safe-proxy"); !strings.Contains(out, version) {
 		t.Errorf("rpm -q: %s", out)
 	}
-	b.exec("test", "-s", "/etc/quantum-safe-proxy/certs/server-mldsa.key")
+	checkHostPKI(t, b)
 	startBackend(t, b)
 	b.exec("systemctl", "enable", "--now", "quantum-safe-proxy.socket")
 	if r := runSClient(t, "127.0.0.1:8443"); r.group != "X25519MLKEM768" || !r.echoed {
 		t.Fatalf("after rpm install: group %q echoed %v\n%s", r.group, r.echoed, r.out)
 	}
-	b.exec("rpm", "-e", "quantum-safe-proxy")
-	if out := b.exec("sh", "-c", "systemctl is-active quantum-safe-proxy.socket quantum-safe-proxy.service; ls /usr/bin/quantum-safe-proxy 2>&1; true"); !strings.Contains(out, "No such file") || strings.Contains(out, "\nactive") || strings.HasPrefix(out, "active") {
-		t.Errorf("after rpm -e: %s", out)
+	startMTLSInstance(t, b)
+	erased := b.exec("rpm", "-e", "quantum-safe-proxy")
+	if want := "quantum-safe-proxy: kept /etc/quantum-safe-proxy (the host PKI in certs/ and ca/, and your files); remove it when no longer needed"; !strings.Contains(erased, want) {
+		t.Errorf("rpm -e did not say %q:\n%s", want, erased)
+	}
+	out := b.exec("sh", "-c", "systemctl is-active quantum-safe-proxy.socket quantum-safe-proxy.service quantum-safe-proxy@9443.socket quantum-safe-proxy@9443.service; ls /usr/bin/quantum-safe-proxy 2>&1; true")
+	if want := "inactive\ninactive\ninactive\ninactive\nls: cannot access '/usr/bin/quantum-safe-proxy': No such file or directory\n"; out != want {
+		t.Errorf("after rpm -e:\n%s\nwant:\n%s", out, want)
 	}
 }
 

@@ -131,7 +131,8 @@ func TestPackageRPMContents(t *testing.T) {
 			t.Errorf("%s: config files %q", rpmArch, conf)
 		}
 		scripts := run(t, "rpm", "-qp", "--scripts", rpm)
-		for _, s := range []string{"postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet", "systemd-sysusers", "try-restart quantum-safe-proxy.service"} {
+		for _, s := range []string{"postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet", "systemd-sysusers",
+			"try-restart quantum-safe-proxy.service 'quantum-safe-proxy@*.service'", "stop 'quantum-safe-proxy@*.socket'", "certs init --host"} {
 			if !strings.Contains(scripts, s) {
 				t.Errorf("%s: scriptlets lack %q", rpmArch, s)
 			}

@@ -17,9 +17,9 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/daemon"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 )
 
 // version is stamped with -ldflags "-X main.version=..."; otherwise it
@@ -27,11 +27,17 @@ import (
 var version = ""
 
 // Exit codes: sysexits.h EX_CONFIG for configuration, so that systemd's
-// RestartPreventExitStatus=78 stops a restart loop.
+// RestartPreventExitStatus=78 stops a restart loop. exitDrainCut is a stop
+// that was asked for (SIGTERM, SIGINT) but had to cut connections still
+// open at drain_timeout: the units list it in SuccessExitStatus=, so
+// `systemctl stop` never leaves them failed, while a script can still
+// tell it from a clean stop. 3 is outside sysexits.h (64-78) and the
+// range systemd uses for its own failures (200-243, systemd.exec(5)).
 const (
-	exitOK     = 0
-	exitFail   = 1
-	exitConfig = 78
+	exitOK       = 0
+	exitFail     = 1
+	exitDrainCut = 3
+	exitConfig   = 78
 )
 
 func main() {
@@ -43,6 +49,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, config.ErrHelp):
 		return exitOK
+	case errors.Is(err, proxy.ErrDrainTimeout):
+		return exitDrainCut // the daemon has logged how many were cut
 	case daemon.IsConfigError(err):
 		var ce *config.Error
 		errors.As(err, &ce)
@@ -105,6 +113,11 @@ func usage(w io.Writer) {
   quantum-safe-proxy check [options]        validate the configuration and certificates, say what clients get
   quantum-safe-proxy certs init --dir DIR [--force]
                                             write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
+  quantum-safe-proxy certs init --host --dir DIR --ca-dir DIR [--force]
+                                            write a host PKI: server chains in --dir, the roots' keys
+                                            only in --ca-dir (0700), no client keys
+  quantum-safe-proxy certs issue-client --ca-dir DIR --name NAME [--key-type mldsa|ecdsa|mldsa-ecdsa-issued] [--out DIR] [--force]
+                                            issue a client certificate from the roots in --ca-dir
   quantum-safe-proxy certs inspect FILE...  describe certificates
   quantum-safe-proxy version                print the version
   quantum-safe-proxy man                    print the manual page (roff)
@@ -113,51 +126,9 @@ Options (later sources win: defaults < --config-file < --from-env < flags):
 `)
 	config.Usage(w)
 	fmt.Fprint(w, `
-Exit status: 0 after a clean stop, 78 for a configuration error, 1 otherwise.
+Exit status: 0 after a clean stop, 3 after a stop that cut connections still
+open at drain_timeout, 78 for a configuration error, 1 otherwise.
 `)
-}
-
-func runCerts(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return &config.Error{Problems: []error{errors.New("certs: name a command: init or inspect")}}
-	}
-	switch args[0] {
-	case "init":
-		dir, force := "certs", false
-		for i := 1; i < len(args); i++ {
-			switch args[i] {
-			case "--dir", "-dir":
-				if i+1 == len(args) {
-					return &config.Error{Problems: []error{errors.New("certs init: --dir needs a directory")}}
-				}
-				i++
-				dir = args[i]
-			case "--force", "-force":
-				force = true
-			default:
-				return &config.Error{Problems: []error{fmt.Errorf("certs init: unknown argument %q; use --dir DIR [--force]", args[i])}}
-			}
-		}
-		files, err := certs.WriteDevPKI(dir, force)
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			fmt.Fprintln(stdout, f)
-		}
-		return nil
-	case "inspect":
-		if len(args) == 1 {
-			return &config.Error{Problems: []error{errors.New("certs inspect: name one or more PEM files")}}
-		}
-		for _, f := range args[1:] {
-			if err := certs.Inspect(stdout, f, time.Now()); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return &config.Error{Problems: []error{fmt.Errorf("certs: unknown command %q: use init or inspect", args[0])}}
 }
 
 func getVersion() string {

@@ -25,6 +25,12 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 .B quantum\-safe\-proxy certs init
 \fB\-\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
 .br
+.B quantum\-safe\-proxy certs init \-\-host
+\fB\-\-dir\fR \fIDIR\fR \fB\-\-ca\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
+.br
+.B quantum\-safe\-proxy certs issue\-client
+\fB\-\-ca\-dir\fR \fIDIR\fR \fB\-\-name\fR \fINAME\fR [\fB\-\-key\-type\fR \fBmldsa\fR|\fBecdsa\fR|\fBmldsa\-ecdsa\-issued\fR] [\fB\-\-out\fR \fIDIR\fR] [\fB\-\-force\fR]
+.br
 .B quantum\-safe\-proxy certs inspect
 \fIFILE\fR...
 .br
@@ -58,16 +64,25 @@ Settings come from, in rising precedence: defaults, a JSON file
 read the configuration again; swap it in only if all of it is valid
 .TP
 .B SIGTERM, SIGINT
-stop accepting, let open connections finish for up to \fBdrain_timeout\fR
+stop accepting, let open connections finish for up to \fBdrain_timeout\fR,
+then cut what is left (exit status 3); a second signal cuts them at once
 .SH EXIT STATUS
-0 after a clean stop, 78 (EX_CONFIG) for a configuration error, 1 otherwise.
+0 after a clean stop; 3 after a stop (SIGTERM, SIGINT) that cut connections
+still open at \fBdrain_timeout\fR or at a second signal (the units list it in
+\fBSuccessExitStatus=\fR, so the stop does not mark them failed); 78
+(EX_CONFIG) for a configuration error; 1 otherwise.
 .SH FILES
 .TP
 .I /etc/quantum\-safe\-proxy/config.json
 the configuration the packaged service reads
 .TP
 .I /etc/quantum\-safe\-proxy/certs/
-the host PKI made at installation
+the host PKI made at installation, as the service reads it: the server
+chains (keys 0640 root:quantum\-safe\-proxy\-keys) and ca.crt
+.TP
+.I /etc/quantum\-safe\-proxy/ca/
+the host PKI's roots with their private keys, root only (0700), for
+\fBcerts issue\-client\fR; the service cannot read it
 .SH SEE ALSO
 .BR systemd.socket (5),
 .BR systemctl (1),

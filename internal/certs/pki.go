@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,13 +16,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/renameio/v2"
 )
 
-// PKI file names written by [WriteDevPKI], relative to its directory.
+// PKI file names written by [WriteDevPKI] and [WriteHostPKI], relative to
+// their directories.
 const (
+	MLDSARootKey    = "mldsa-root.key"
+	ECDSARootKey    = "ecdsa-root.key"
 	MLDSARootCert   = "mldsa-root.crt"
 	ECDSARootCert   = "ecdsa-root.crt"
 	CABundle        = "ca.crt" // both roots: the client CA file and what clients trust
@@ -58,37 +63,22 @@ type issued struct {
 // issued by the ECDSA root. Every file appears atomically; keys are 0600.
 // Existing keys are kept unless force is set. It returns the paths written.
 func WriteDevPKI(dir string, force bool) ([]string, error) {
-	if !force {
-		var existing []string
-		for _, name := range []string{ServerMLDSAKey, ServerECDSAKey, ClientMLDSAKey, ClientECDSAKey, ClientHybridKey, "mldsa-root.key", "ecdsa-root.key"} {
-			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-				existing = append(existing, name)
-			}
-		}
-		if len(existing) > 0 {
-			return nil, fmt.Errorf("%s already holds keys (%s); pass --force to replace them", dir, existing[0])
-		}
+	if err := refuseExisting(force, dir, ServerMLDSAKey, ServerECDSAKey, ClientMLDSAKey, ClientECDSAKey, ClientHybridKey, MLDSARootKey, ECDSARootKey); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	now := time.Now()
-	mlRoot, err := newRoot("quantum-safe-proxy development ML-DSA-65 root", mldsaKey, now)
+	roots, err := newRoots("quantum-safe-proxy development", now)
 	if err != nil {
 		return nil, err
 	}
-	ecRoot, err := newRoot("quantum-safe-proxy development ECDSA P-256 root", ecdsaKey, now)
-	if err != nil {
-		return nil, err
-	}
-	var files []pemFile
-	add := func(name string, it issued) error {
-		files = append(files, certFile(name+".crt", it.cert))
-		kf, err := keyFile(name+".key", it.key)
-		files = append(files, kf)
-		return err
-	}
-	steps := []struct {
+	mlRoot, ecRoot := roots[0], roots[1]
+	var files pemFiles
+	files.add(dir, "mldsa-root", mlRoot)
+	files.add(dir, "ecdsa-root", ecRoot)
+	for _, s := range []struct {
 		name   string
 		issuer issued
 		newKey func() (crypto.Signer, error)
@@ -99,32 +89,43 @@ func WriteDevPKI(dir string, force bool) ([]string, error) {
 		{"client-mldsa", mlRoot, mldsaKey, false},
 		{"client-ecdsa", ecRoot, ecdsaKey, false},
 		{"client-mldsa-ecdsa-issued", ecRoot, mldsaKey, false},
-	}
-	if err := add("mldsa-root", mlRoot); err != nil {
-		return nil, err
-	}
-	if err := add("ecdsa-root", ecRoot); err != nil {
-		return nil, err
-	}
-	for _, s := range steps {
-		leaf, err := newLeaf(s.name, s.issuer, s.newKey, s.server, now)
+	} {
+		var names []string
+		if s.server {
+			names = []string{"localhost"}
+		}
+		leaf, err := newLeaf(s.name, names, s.issuer, s.newKey, now)
 		if err != nil {
 			return nil, err
 		}
-		if err := add(s.name, leaf); err != nil {
-			return nil, err
+		files.add(dir, s.name, leaf)
+	}
+	files.bundle(dir, mlRoot, ecRoot)
+	return files.write()
+}
+
+// refuseExisting fails, unless force is set, when any of the named files
+// exists in dir: keys are never replaced by accident.
+func refuseExisting(force bool, dir string, names ...string) error {
+	if force {
+		return nil
+	}
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("%s already holds keys (%s); pass --force to replace them", dir, name)
 		}
 	}
-	files = append(files, pemFile{name: CABundle, data: append(pemCert(mlRoot.cert), pemCert(ecRoot.cert)...), mode: 0o644})
-	var written []string
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if err := renameio.WriteFile(p, f.data, f.mode); err != nil {
-			return written, err
-		}
-		written = append(written, p)
+	return nil
+}
+
+// newRoots makes the two roots of a PKI: ML-DSA-65, then ECDSA P-256.
+func newRoots(org string, now time.Time) ([2]issued, error) {
+	ml, err := newRoot(org+" ML-DSA-65 root", org, mldsaKey, now)
+	if err != nil {
+		return [2]issued{}, err
 	}
-	return written, nil
+	ec, err := newRoot(org+" ECDSA P-256 root", org, ecdsaKey, now)
+	return [2]issued{ml, ec}, err
 }
 
 func mldsaKey() (crypto.Signer, error) { return mldsa.GenerateKey(mldsa.MLDSA65()) }
@@ -134,8 +135,9 @@ func serial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
-// newTemplate makes a key and the fields every development certificate shares.
-func newTemplate(cn string, newKey func() (crypto.Signer, error), lifetime time.Duration, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+// newTemplate makes a key and the fields every certificate of a PKI
+// shares; org names the PKI.
+func newTemplate(cn, org string, newKey func() (crypto.Signer, error), lifetime time.Duration, now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	key, err := newKey()
 	if err != nil {
 		return nil, nil, err
@@ -144,17 +146,21 @@ func newTemplate(cn string, newKey func() (crypto.Signer, error), lifetime time.
 	if err != nil {
 		return nil, nil, err
 	}
+	subject := pkix.Name{CommonName: cn}
+	if org != "" {
+		subject.Organization = []string{org}
+	}
 	return &x509.Certificate{
 		SerialNumber:          sn,
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"quantum-safe-proxy development"}},
+		Subject:               subject,
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(lifetime),
 		BasicConstraintsValid: true,
 	}, key, nil
 }
 
-func newRoot(cn string, newKey func() (crypto.Signer, error), now time.Time) (issued, error) {
-	tmpl, key, err := newTemplate(cn, newKey, rootLifetime, now)
+func newRoot(cn, org string, newKey func() (crypto.Signer, error), now time.Time) (issued, error) {
+	tmpl, key, err := newTemplate(cn, org, newKey, rootLifetime, now)
 	if err != nil {
 		return issued{}, err
 	}
@@ -163,17 +169,19 @@ func newRoot(cn string, newKey func() (crypto.Signer, error), now time.Time) (is
 	return issue(tmpl, tmpl, key, key)
 }
 
-func newLeaf(cn string, issuer issued, newKey func() (crypto.Signer, error), server bool, now time.Time) (issued, error) {
-	tmpl, key, err := newTemplate(cn, newKey, leafLifetime, now)
+// newLeaf issues a server certificate for dnsNames (and the loopback
+// addresses) or, when dnsNames is empty, a client certificate named cn.
+func newLeaf(cn string, dnsNames []string, issuer issued, newKey func() (crypto.Signer, error), now time.Time) (issued, error) {
+	tmpl, key, err := newTemplate(cn, strings.Join(issuer.cert.Subject.Organization, " "), newKey, leafLifetime, now)
 	if err != nil {
 		return issued{}, err
 	}
 	// ML-DSA and ECDSA keys only sign (RFC 9881, Section 5: ML-DSA
 	// certificates carry digitalSignature, never keyEncipherment).
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	if server {
-		tmpl.Subject.CommonName = "localhost"
-		tmpl.DNSNames = []string{"localhost"}
+	if len(dnsNames) > 0 {
+		tmpl.Subject.CommonName = dnsNames[0]
+		tmpl.DNSNames = dnsNames
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	} else {
@@ -195,23 +203,75 @@ func issue(tmpl, parent *x509.Certificate, key, parentKey crypto.Signer) (issued
 }
 
 type pemFile struct {
-	name string
+	path string
 	data []byte
 	mode os.FileMode
 }
 
+// pemFiles collects a PKI's files before any is written, so that a
+// failure to make one key leaves nothing half-made on disk.
+type pemFiles struct {
+	files []pemFile
+	err   error
+}
+
+// add queues name.crt (0644) and name.key (0600) in dir.
+func (fs *pemFiles) add(dir, name string, it issued) {
+	fs.files = append(fs.files, pemFile{filepath.Join(dir, name+".crt"), pemCert(it.cert), 0o644})
+	der, err := x509.MarshalPKCS8PrivateKey(it.key)
+	if err != nil {
+		fs.err = cmp.Or(fs.err, errors.New("encoding "+name+".key: "+err.Error()))
+		return
+	}
+	fs.files = append(fs.files, pemFile{filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600})
+}
+
+// cert queues name.crt alone (0644) in dir.
+func (fs *pemFiles) cert(dir, name string, c *x509.Certificate) {
+	fs.files = append(fs.files, pemFile{filepath.Join(dir, name+".crt"), pemCert(c), 0o644})
+}
+
+// bundle queues ca.crt in dir: both roots, what clients trust and the
+// default client CA file.
+func (fs *pemFiles) bundle(dir string, roots ...issued) {
+	var data []byte
+	for _, r := range roots {
+		data = append(data, pemCert(r.cert)...)
+	}
+	fs.files = append(fs.files, pemFile{filepath.Join(dir, CABundle), data, 0o644})
+}
+
+// write writes every queued file atomically and returns their paths.
+func (fs *pemFiles) write() ([]string, error) {
+	if fs.err != nil {
+		return nil, fs.err
+	}
+	var written []string
+	for _, f := range fs.files {
+		if err := writeAtomic(f.path, f.data, f.mode); err != nil {
+			return written, err
+		}
+		written = append(written, f.path)
+	}
+	return written, nil
+}
+
+// writeAtomic replaces path with data, with exactly mode. It does not use
+// renameio.WriteFile, which keeps an existing file's permissions
+// (WithExistingPermissions is its default): a key written over a 0666 file
+// would stay 0666.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(mode))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.CloseAtomicallyReplace()
+}
+
 func pemCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
-func certFile(name string, c *x509.Certificate) pemFile {
-	return pemFile{name: name, data: pemCert(c), mode: 0o644}
-}
-
-func keyFile(name string, key crypto.Signer) (pemFile, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return pemFile{}, errors.New("encoding " + name + ": " + err.Error())
-	}
-	return pemFile{name: name, data: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), mode: 0o600}, nil
 }

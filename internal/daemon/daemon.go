@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,9 +70,12 @@ type daemon struct {
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP,
-// then drains. It returns nil after a clean drain, [proxy.ErrDrainTimeout]
-// when connections had to be cut, and a *[config.Error] for bad
-// configuration.
+// then drains. It returns nil after a clean drain, an error that is
+// [proxy.ErrDrainTimeout] when connections open at drain_timeout (or at a
+// second SIGTERM) had to be cut, and a *[config.Error] for bad
+// configuration. Either way the stop was asked for: the command maps the
+// cut drain to its own exit status, which the units list in
+// SuccessExitStatus=.
 func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	cfg, err := load()
 	if err != nil {
@@ -145,27 +149,54 @@ func (d *daemon) serveUntilStop(ctx context.Context, sigs <-chan os.Signal) stri
 }
 
 func (d *daemon) drain(sigs <-chan os.Signal) error {
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.DrainTimeout)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		// A second SIGTERM or SIGINT cuts the drain short.
-		for {
-			select {
-			case sig := <-sigs:
-				if sig != syscall.SIGHUP {
-					cancel()
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	if err := d.proxy.Shutdown(ctx); err != nil {
+	dr := &drainer{d: d, sigs: sigs, cut: cancel, done: make(chan struct{})}
+	go dr.cutAtDeadline()
+	err := d.proxy.Shutdown(ctx)
+	close(dr.done)
+	s := &d.proxy.Stats
+	if errors.Is(err, proxy.ErrDrainTimeout) {
+		d.log.Warn("stopped: connections still open at drain_timeout were cut", "cut", dr.open.Load(),
+			"drain_timeout", d.cfg.DrainTimeout, "connections", s.Accepted.Load(), "pq", s.PQ.Load())
 		return err
 	}
-	d.log.Info("stopped", "connections", d.proxy.Stats.Accepted.Load(), "pq", d.proxy.Stats.PQ.Load())
+	if err != nil {
+		return err
+	}
+	d.log.Info("stopped", "connections", s.Accepted.Load(), "pq", s.PQ.Load())
 	return nil
+}
+
+// drainer ends a drain at drain_timeout, or at once on a second SIGTERM
+// or SIGINT.
+type drainer struct {
+	d    *daemon
+	sigs <-chan os.Signal
+	cut  context.CancelFunc // makes Shutdown close what is left
+	done chan struct{}      // closed when Shutdown has returned
+	open atomic.Int64       // connections open when the drain was cut
+}
+
+// cutAtDeadline counts the connections still open before it cancels
+// Shutdown's context, so the count is of those Shutdown is about to close.
+func (dr *drainer) cutAtDeadline() {
+	deadline := time.NewTimer(dr.d.cfg.DrainTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case sig := <-dr.sigs:
+			if sig == syscall.SIGHUP {
+				continue
+			}
+		case <-deadline.C:
+		case <-dr.done:
+			return
+		}
+		dr.open.Store(dr.d.proxy.Stats.Active.Load())
+		dr.cut()
+		return
+	}
 }
 
 // status is the one-line STATUS= summary.
