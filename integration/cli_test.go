@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
@@ -55,6 +56,32 @@ func TestCheckNamesMismatchedKey(t *testing.T) {
 		": the key is ECDSA P-256, the certificate's key is ML-DSA-65; pair each certificate with the key it was issued for\n"
 	if code != 78 || stderr != want {
 		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}
+
+// An ML-DSA key without seed whose tr (bytes 64 to 127 of the FIPS 204
+// expanded key) is damaged matches its certificate yet signs nothing that
+// verifies: check refuses it, naming the file, before any client sees it.
+func TestCheckRefusesKeyThatCannotSign(t *testing.T) {
+	data, err := os.ReadFile("../testdata/mldsa65-expanded.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	block.Bytes[len(block.Bytes)-4032+64] ^= 1 // the expanded key ends the DER
+	bad := filepath.Join(t.TempDir(), "bad-tr.key")
+	if err := os.WriteFile(bad, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runBinary(t, "check", "--cert", "../testdata/mldsa65.crt", "--key", bad)
+	want := "quantum-safe-proxy: error: " + bad + ": a test signature made with this key does not verify against ../testdata/mldsa65.crt" +
+		" (mldsa: invalid signature); the key file is damaged: regenerate the key and reissue its certificate\n"
+	if code != 78 || stderr != want || out != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q\nwant exit 78, stderr %q", code, out, stderr, want)
+	}
+	// The undamaged key passes.
+	if _, stderr, code := runBinary(t, "check", "--cert", "../testdata/mldsa65.crt", "--key", "../testdata/mldsa65-expanded.key"); code != 0 {
+		t.Errorf("the good expanded-only key: exit %d, %s", code, stderr)
 	}
 }
 

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/mldsa"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +93,85 @@ func TestLoadChainMismatch(t *testing.T) {
 	want := td + "mldsa65-other.key does not match " + td + "mldsa65.crt"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("err = %v, want prefix %q", err, want)
+	}
+}
+
+// corruptTR writes a copy of testdata/mldsa65-expanded.key whose tr (bytes
+// 64 to 127 of the FIPS 204 expanded key: rho 32 | K 32 | tr 64 | ...) has
+// one bit flipped. Such a key still loads and its public key (derived from
+// rho, s1 and s2) still matches the certificate; only signing shows it.
+func corruptTR(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(td + "mldsa65-expanded.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := mustPEM(t, data)
+	expanded := der[len(der)-4032:] // the OCTET STRING ends the PKCS#8 DER
+	expanded[64+7] ^= 0x10
+	p := filepath.Join(t.TempDir(), "bad-tr.key")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadChainRefusesKeyThatCannotSign(t *testing.T) {
+	bad := corruptTR(t)
+	key, form, err := LoadKey(bad)
+	if err != nil || form != FormExpanded {
+		t.Fatalf("the damaged key should parse (only signing shows the damage): %v %q", err, form)
+	}
+	_, err = LoadChain(td+"mldsa65.crt", bad)
+	want := bad + ": a test signature made with this key does not verify against " + td + "mldsa65.crt" +
+		" (mldsa: invalid signature); the key file is damaged: regenerate the key and reissue its certificate"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if !key.Public().(*mldsa.PublicKey).Equal(mustLeaf(t).PublicKey) {
+		t.Error("the damaged key's public key should still match the certificate")
+	}
+}
+
+func mustLeaf(t *testing.T) *x509.Certificate {
+	t.Helper()
+	c, err := LoadCertificates(td + "mldsa65.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c[0]
+}
+
+// Every kind of served key passes the self-test the way crypto/tls signs.
+func TestSignVerifyEveryKeyType(t *testing.T) {
+	for _, file := range []string{"mldsa65-seed.key", "mldsa65-both.key", "mldsa65-expanded.key", "mldsa44-both.key", "mldsa87-both.key"} {
+		key, _, err := LoadKey(td + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := signVerify(key, key.Public()); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+	for name, gen := range map[string]func() (crypto.Signer, error){
+		"ECDSA P-256": func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) },
+		"ECDSA P-384": func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) },
+		"ECDSA P-521": func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P521(), rand.Reader) },
+		"RSA 2048":    func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) },
+		"Ed25519":     func() (crypto.Signer, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err },
+	} {
+		key, err := gen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := signVerify(key, key.Public()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		// And a key that is not the certificate's is caught.
+		other, _ := gen()
+		if err := signVerify(key, other.Public()); err == nil {
+			t.Errorf("%s: a signature verified under another key", name)
+		}
 	}
 }
 
