@@ -80,8 +80,8 @@ func TestCheckRefusesKeyThatCannotSign(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, stderr, code := runBinary(t, "check", "--cert", "../testdata/mldsa65.crt", "--key", bad)
-	want := "quantum-safe-proxy: error: " + bad + ": a test signature made with this key does not verify against ../testdata/mldsa65.crt" +
-		" (mldsa: invalid signature); the key file is damaged: regenerate the key and reissue its certificate\n"
+	want := "quantum-safe-proxy: error: " + bad + ": ML-DSA-65 expanded private key (no seed) is damaged: " +
+		"its tr (bytes 64 to 127) is not the hash of its public key; regenerate the key and reissue its certificate\n"
 	if code != 78 || stderr != want || out != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q\nwant exit 78, stderr %q", code, out, stderr, want)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
+	"unicode"
 )
 
 // certKeys are the keys of one entry of "certificates".
@@ -52,7 +54,7 @@ func (l *loader) loadFile(path string) {
 		}
 		o := byKey[k]
 		if o == nil {
-			l.fail("%s: %s: unknown key%s", path, k, suggest(k, knownKeys()))
+			l.fail("%s: %s: unknown key%s", path, printable(k), suggest(k, knownKeys()))
 			continue
 		}
 		s, err := scalar(v)
@@ -122,7 +124,7 @@ func (l *loader) fileCertificates(path string, v json.RawMessage) []CertPair {
 					ok = false
 				}
 			default:
-				l.fail("%s: %s: %s: unknown key%s", path, label, k, suggest(k, certKeys))
+				l.fail("%s: %s: %s: unknown key%s", path, label, printable(k), suggest(k, certKeys))
 				ok = false
 			}
 		}
@@ -135,6 +137,17 @@ func (l *loader) fileCertificates(path string, v json.RawMessage) []CertPair {
 		}
 	}
 	return list
+}
+
+// printable returns a key as it is when it holds only printable
+// characters, else quoted, so that an error stays on one line.
+func printable(k string) string {
+	for _, r := range k {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(k)
+		}
+	}
+	return k
 }
 
 // short quotes a JSON value in an error, cut so that a whole file is
@@ -220,9 +233,9 @@ func (w *dupWalker) value(prefix string) {
 			if err != nil || !ok {
 				return
 			}
-			name := k
+			name := printable(k)
 			if prefix != "" {
-				name = prefix + "." + k
+				name = prefix + "." + name
 			}
 			if first, dup := seen[k]; dup {
 				w.found = append(w.found, duplicate{path: name, line: w.line(), first: first})

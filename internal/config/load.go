@@ -128,12 +128,12 @@ func newFlagSet(l *loader) (*flag.FlagSet, *parsedFlags) {
 func flagError(err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Errorf("--%s: unknown flag; see quantum-safe-proxy --help", name)
+		return fmt.Errorf("--%s: unknown flag; see quantum-safe-proxy --help", printable(name))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return fmt.Errorf("--%s: needs a value", name)
+		return fmt.Errorf("--%s: needs a value", printable(name))
 	}
-	return errors.New(msg)
+	return errors.New(printable(msg))
 }
 
 func (l *loader) flagCertificates(certs, keys []string) {
@@ -180,7 +180,7 @@ func (l *loader) loadEnv(environ []string) {
 			if o := byEnv[name]; o != nil {
 				l.apply(o, value, name)
 			} else {
-				l.fail("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", name)
+				l.fail("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", printable(name))
 			}
 		}
 	}
