@@ -56,6 +56,25 @@ func TestCheckReportsEveryProblemAndExits78(t *testing.T) {
 	}
 }
 
+// Values the JSON reader would have let through, each refused by name.
+func TestCheckRefusesOverflowDuplicatesAndKeyCase(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, []byte("{\n"+
+		`  "handshake_timeout": 9223372037,`+"\n"+
+		`  "drain_timeout": "-1s",`+"\n"+
+		`  "target": "127.0.0.1:6000", "target": "10.1.2.3:80",`+"\n"+
+		`  "certificates": [{"Cert_Path": "`+pki("server-mldsa.crt")+`", "key_path": "`+pki("server-mldsa.key")+`"}]`+"\n}"), 0o600)
+	_, stderr, code := runBinary(t, "check", "--config-file", cfg, "--cert", pki("server-ecdsa.crt"), "--key", pki("server-ecdsa.key"))
+	want := "quantum-safe-proxy: error: " + cfg + `: line 4: target: duplicate key (first at line 4); keep one` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: certificates[0]: Cert_Path: unknown key; did you mean "cert_path"?` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: drain_timeout: "-1s" is negative; a duration is 0 or more, e.g. 10s` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: handshake_timeout: "9223372037" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: target: "10.1.2.3:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it` + "\n"
+	if code != 78 || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 78 and:\n%s", code, stderr, want)
+	}
+}
+
 func TestCheckNamesMismatchedKey(t *testing.T) {
 	_, stderr, code := runBinary(t, "check", "--cert", pki("server-mldsa.crt"), "--key", pki("server-ecdsa.key"))
 	want := "quantum-safe-proxy: error: " + pki("server-ecdsa.key") + " does not match " + pki("server-mldsa.crt") +

@@ -109,6 +109,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"version"}, 0, ""},
 		{[]string{"--pqc-mode", "pq", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --pqc-mode: "pq" is not one of hybrid, strict, classical` + "\n"},
+		{[]string{"--handshake-timeout", "1e300", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --handshake-timeout: "1e300" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h` + "\n"},
 		{[]string{"certs", "frobnicate"}, 78, `quantum-safe-proxy: error: certs: unknown command "frobnicate": use init or inspect` + "\n"},
 		{[]string{"check", "--cert", "/nonexistent.crt", "--key", "/nonexistent.key"}, 78, "quantum-safe-proxy: error: open /nonexistent.crt: no such file or directory\n"},
 	} {
