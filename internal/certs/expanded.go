@@ -38,38 +38,59 @@ func mldsaShape(params mldsa.Parameters) (k, l, eta int) {
 // follow from the rest; pk is the public key encoding derived from it.
 func checkExpanded(params mldsa.Parameters, sk, pk []byte) error {
 	k, l, eta := mldsaShape(params)
-	etaBits := 3
-	if eta == 4 {
-		etaBits = 4
-	}
-	tr := sk[64:128]
-	if !bytes.Equal(tr, shake256(pk, 64)) {
+	if !bytes.Equal(sk[64:128], shake256(pk, 64)) {
 		return fmt.Errorf("its tr (bytes 64 to 127) is not the hash of its public key")
 	}
-	off := 128
-	s := make([][]uint32, k+l) // s1 then s2, coefficients mod q
+	s1, s2, rest, err := unpackSecrets(sk[128:], k, l, eta)
+	if err != nil {
+		return err
+	}
+	t1, t0 := publicPart(sk[:32], s1, s2)
+	if !bytes.Equal(pk[32:], t1) {
+		return fmt.Errorf("its public key does not follow from s1 and s2")
+	}
+	if !bytes.Equal(rest, t0) {
+		return fmt.Errorf("its t0 does not follow from s1 and s2")
+	}
+	return nil
+}
+
+// unpackSecrets decodes s1 (l polynomials) and s2 (k polynomials), each
+// coefficient stored as eta - c (FIPS 204, Algorithm 17 BitPack), into
+// coefficients mod q, and returns the bytes after them (t0).
+func unpackSecrets(b []byte, k, l, eta int) (s1, s2 [][]uint32, rest []byte, err error) {
+	bits := 3 // bitlen(2*eta) for eta 2
+	if eta == 4 {
+		bits = 4
+	}
+	s := make([][]uint32, k+l)
 	for i := range s {
-		raw := unpackBits(sk[off:], etaBits)
-		off += etaBits * mldsaN / 8
+		raw := unpackBits(b, bits)
+		b = b[bits*mldsaN/8:]
 		s[i] = make([]uint32, mldsaN)
 		for j, v := range raw {
 			if v > uint32(2*eta) {
-				return fmt.Errorf("its s1 or s2 has a coefficient out of range")
+				return nil, nil, nil, fmt.Errorf("its s1 or s2 has a coefficient out of range")
 			}
 			s[i][j] = (uint32(eta) + mldsaQ - v) % mldsaQ
 		}
 	}
-	t0 := make([]byte, 0, k*mldsaD*mldsaN/8)
-	t1 := make([]byte, 0, k*10*mldsaN/8)
-	s1hat := make([][]uint32, l)
-	for j := range l {
-		s1hat[j] = append([]uint32(nil), s[j]...)
+	return s[:l], s[l:], b, nil
+}
+
+// publicPart computes t = A*s1 + s2 and returns the encodings of its high
+// bits t1 (as pkEncode, Algorithm 22) and low bits t0 (as skEncode,
+// Algorithm 24), split by Power2Round (Algorithm 35).
+func publicPart(rho []byte, s1, s2 [][]uint32) (t1, t0 []byte) {
+	s1hat := make([][]uint32, len(s1))
+	for j := range s1 {
+		s1hat[j] = append([]uint32(nil), s1[j]...)
 		ntt(s1hat[j])
 	}
-	for i := range k {
+	for i := range s2 {
 		t := make([]uint32, mldsaN)
-		for j := range l {
-			a := expandA(sk[:32], i, j)
+		for j := range s1hat {
+			a := expandA(rho, i, j)
 			for c := range t {
 				t[c] = uint32((uint64(t[c]) + uint64(a[c])*uint64(s1hat[j][c])) % mldsaQ)
 			}
@@ -77,24 +98,18 @@ func checkExpanded(params mldsa.Parameters, sk, pk []byte) error {
 		invNTT(t)
 		lo, hi := make([]uint32, mldsaN), make([]uint32, mldsaN)
 		for c := range t {
-			r := (t[c] + s[l+i][c]) % mldsaQ
-			r0 := int32(r % (1 << mldsaD)) // Algorithm 35, Power2Round
+			r := (t[c] + s2[i][c]) % mldsaQ
+			r0 := int32(r % (1 << mldsaD)) // r mod± 2^d
 			if r0 > 1<<(mldsaD-1) {
 				r0 -= 1 << mldsaD
 			}
 			hi[c] = uint32((int32(r) - r0) >> mldsaD)
 			lo[c] = uint32(1<<(mldsaD-1) - r0)
 		}
+		t1 = packBits(t1, hi, 10) // bitlen(q-1) - d
 		t0 = packBits(t0, lo, mldsaD)
-		t1 = packBits(t1, hi, 10)
 	}
-	if !bytes.Equal(pk[32:], t1) {
-		return fmt.Errorf("its public key does not follow from s1 and s2")
-	}
-	if !bytes.Equal(sk[off:], t0) {
-		return fmt.Errorf("its t0 does not follow from s1 and s2")
-	}
-	return nil
+	return t1, t0
 }
 
 func shake256(in []byte, n int) []byte {
