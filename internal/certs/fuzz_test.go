@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -33,6 +34,11 @@ func FuzzParseKey(f *testing.F) {
 		f.Add(data)
 		if block, _ := pem.Decode(data); block != nil {
 			f.Add(block.Bytes) // DER, for parsePKCS8
+		}
+	}
+	for _, name := range []string{"mldsa44-both.key", "mldsa87-both.key"} {
+		for _, data := range otherForms(f, readTestdata(f, name)) {
+			f.Add(data)
 		}
 	}
 	for _, k := range classicalKeys(f) {
@@ -115,7 +121,37 @@ func crossCheck(t *testing.T, key crypto.Signer) {
 	}
 }
 
-func readTestdata(f *testing.F, name string) []byte {
+// otherForms rewrites a seed-and-expanded ML-DSA key (OpenSSL's default)
+// as seed-only and as expanded-only PKCS#8 (RFC 9881, Section 6), the two
+// forms testdata holds only for ML-DSA-65.
+func otherForms(f testing.TB, both []byte) [][]byte {
+	block, _ := pem.Decode(both)
+	var p pkcs8
+	var b bothForm
+	if block == nil {
+		f.Fatal("no PEM block")
+	}
+	if _, err := asn1.Unmarshal(block.Bytes, &p); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := asn1.Unmarshal(p.PrivateKey, &b); err != nil {
+		f.Fatal(err)
+	}
+	seed, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: b.Seed})
+	expanded, _ := asn1.Marshal(b.Expanded)
+	var out [][]byte
+	for _, inner := range [][]byte{seed, expanded} {
+		p.PrivateKey = inner
+		der, err := asn1.Marshal(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	}
+	return out
+}
+
+func readTestdata(f testing.TB, name string) []byte {
 	data, err := os.ReadFile(td + name)
 	if err != nil {
 		f.Fatal(err)
@@ -167,3 +203,4 @@ func selfSigned(f *testing.F, key crypto.Signer) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+

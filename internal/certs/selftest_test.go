@@ -142,3 +142,19 @@ func mustLeaf(t *testing.T) *x509.Certificate {
 	}
 	return c[0]
 }
+
+// ML-DSA-44 and -87 load seed-only and expanded-only too, and sign.
+func TestOtherParameterSetsEveryForm(t *testing.T) {
+	for file, alg := range map[string]string{"mldsa44-both.key": "ML-DSA-44", "mldsa87-both.key": "ML-DSA-87"} {
+		forms := otherForms(t, readTestdata(t, file))
+		for i, want := range []KeyForm{FormSeed, FormExpanded} {
+			key, form, err := ParseKey(forms[i])
+			if err != nil || form != want || Algorithm(key.Public()) != alg {
+				t.Fatalf("%s as %s: %v %q", file, want, err, form)
+			}
+			if err := signVerify(key, key.Public()); err != nil {
+				t.Errorf("%s as %s: %v", file, want, err)
+			}
+		}
+	}
+}
