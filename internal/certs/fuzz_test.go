@@ -203,4 +203,3 @@ func selfSigned(f *testing.F, key crypto.Signer) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
-
