@@ -158,3 +158,32 @@ func TestOtherParameterSetsEveryForm(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoadTimeChecks is the cost added to each start and reload per
+// served key: the expanded-key check (keys without seed only) and the
+// signing self-test.
+func BenchmarkLoadTimeChecks(b *testing.B) {
+	for _, params := range []mldsa.Parameters{mldsa.MLDSA44(), mldsa.MLDSA65(), mldsa.MLDSA87()} {
+		pk, sk := circlScheme(params).DeriveKey(make([]byte, 32))
+		skb, _ := sk.MarshalBinary()
+		pkb, _ := pk.MarshalBinary()
+		b.Run("checkExpanded/"+params.String(), func(b *testing.B) {
+			for b.Loop() {
+				if err := checkExpanded(params, skb, pkb); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		key, err := newExpandedSigner(params, skb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("signVerify/"+params.String(), func(b *testing.B) {
+			for b.Loop() {
+				if err := signVerify(key, key.Public()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
