@@ -190,16 +190,6 @@ func TestEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
-func TestUsageListsEveryFlag(t *testing.T) {
-	var b strings.Builder
-	Usage(&b)
-	for _, o := range options {
-		if o.flag != "" && !strings.Contains(b.String(), "--"+o.flag) {
-			t.Errorf("usage lacks --%s", o.flag)
-		}
-	}
-}
-
 func TestCredentialsDirectoryInPaths(t *testing.T) {
 	args := []string{"--cert", "${CREDENTIALS_DIRECTORY}/tls.crt", "--key", "${CREDENTIALS_DIRECTORY}/tls.key"}
 	c, err := Load(args, []string{"CREDENTIALS_DIRECTORY=/run/credentials/qsp.service"})
