@@ -130,6 +130,8 @@ func TestErrors(t *testing.T) {
 		{name: "null setting", file: `{"target": null}`, want: `config.json: target: must be a string, number or boolean, not null`},
 		{name: "infinite seconds", args: []string{"--handshake-timeout", "inf"},
 			want: `--handshake-timeout: "inf" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "unit without number", args: []string{"--dial-timeout", "h"},
+			want: `--dial-timeout: "h" is not a duration (write e.g. 10s, 2m, or a number of seconds)`},
 		{name: "NaN seconds", args: []string{"--dial-timeout", "NaN"},
 			want: `--dial-timeout: "NaN" is not a duration (write e.g. 10s, 2m, or a number of seconds)`},
 		{name: "huge seconds in the file", file: `{"handshake_timeout": 1e300}`,

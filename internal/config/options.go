@@ -42,7 +42,7 @@ const maxDuration = 365 * 24 * time.Hour
 
 // durationSyntax is the form time.ParseDuration accepts; a value of this
 // form that it refuses is out of range rather than misspelt.
-var durationSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 func parseDuration(v string) (time.Duration, error) {
 	notDuration := fmt.Errorf("%q is not a duration (write e.g. 10s, 2m, or a number of seconds)", v)
