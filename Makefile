@@ -11,7 +11,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 QSP_OPENSSL ?= $(abspath ../shared/tools/openssl35)
 export QSP_OPENSSL
 
-.PHONY: all build run certs test test-unit test-integration test-systemd package test-package bench vet clean
+.PHONY: all build run certs test test-unit test-integration test-systemd package test-package bench vet fuzz fuzz-ci clean
 
 all: build
 
@@ -50,6 +50,26 @@ test: vet test-unit test-integration
 
 test-unit:
 	$(GO) test -race -count=1 ./cmd/... ./internal/...
+
+# Every fuzz target of the repository for FUZZTIME each: go test -fuzz
+# takes one target per run, so each package that has one is asked for its
+# list. New inputs that fail land in the package's testdata/fuzz/.
+# Minimizing each new interesting input is cut to 5s (go help testflag:
+# 60s by default): the key targets sign on every input they accept, and
+# long minimizations would eat most of a short run.
+FUZZTIME ?= 10m
+FUZZFLAGS := -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+fuzz:
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd internal | xargs -n1 dirname | sort -u); do \
+	  for target in $$($(GO) test -list '^Fuzz' ./$$dir | grep '^Fuzz'); do \
+	    echo "$(GO) test -run '^$$' -fuzz '^$$target\$$' $(FUZZFLAGS) ./$$dir"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" $(FUZZFLAGS) ./$$dir || exit 1; \
+	  done; \
+	done
+
+# What CI runs: each fuzz target for 30 seconds.
+fuzz-ci:
+	$(MAKE) fuzz FUZZTIME=30s
 
 # End-to-end tests of the built binary against OpenSSL 3.5 and Chromium.
 test-integration:

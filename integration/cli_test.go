@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
@@ -30,9 +31,15 @@ func TestVersionAndHelp(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "quantum-safe-proxy ") || !strings.Contains(out, "go1.27") {
 		t.Errorf("version: %q (exit %d)", out, code)
 	}
-	out, _, code = runBinary(t, "--help")
-	if code != 0 || !strings.Contains(out, "--client-cert-mode MODE") || !strings.Contains(out, "QUANTUM_SAFE_PROXY_PQC_MODE") {
-		t.Errorf("--help (exit %d):\n%s", code, out)
+	// The built binary's help is the reviewed golden text of the command's
+	// unit test, byte for byte.
+	golden, err := os.ReadFile("../cmd/quantum-safe-proxy/testdata/help.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runBinary(t, "--help")
+	if code != 0 || stderr != "" || out != string(golden) {
+		t.Errorf("--help (exit %d, stderr %q) is not cmd/quantum-safe-proxy/testdata/help.golden; if the change is intended, run: go test ./cmd/quantum-safe-proxy -update\n%s", code, stderr, out)
 	}
 }
 
@@ -49,12 +56,57 @@ func TestCheckReportsEveryProblemAndExits78(t *testing.T) {
 	}
 }
 
+// Values the JSON reader would have let through, each refused by name.
+func TestCheckRefusesOverflowDuplicatesAndKeyCase(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, []byte("{\n"+
+		`  "handshake_timeout": 9223372037,`+"\n"+
+		`  "drain_timeout": "-1s",`+"\n"+
+		`  "target": "127.0.0.1:6000", "target": "10.1.2.3:80",`+"\n"+
+		`  "certificates": [{"Cert_Path": "`+pki("server-mldsa.crt")+`", "key_path": "`+pki("server-mldsa.key")+`"}]`+"\n}"), 0o600)
+	_, stderr, code := runBinary(t, "check", "--config-file", cfg, "--cert", pki("server-ecdsa.crt"), "--key", pki("server-ecdsa.key"))
+	want := "quantum-safe-proxy: error: " + cfg + `: line 4: target: duplicate key (first at line 4); keep one` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: certificates[0]: Cert_Path: unknown key; did you mean "cert_path"?` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: drain_timeout: "-1s" is negative; a duration is 0 or more, e.g. 10s` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: handshake_timeout: "9223372037" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h` + "\n" +
+		"quantum-safe-proxy: error: " + cfg + `: target: "10.1.2.3:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it` + "\n"
+	if code != 78 || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 78 and:\n%s", code, stderr, want)
+	}
+}
+
 func TestCheckNamesMismatchedKey(t *testing.T) {
 	_, stderr, code := runBinary(t, "check", "--cert", pki("server-mldsa.crt"), "--key", pki("server-ecdsa.key"))
 	want := "quantum-safe-proxy: error: " + pki("server-ecdsa.key") + " does not match " + pki("server-mldsa.crt") +
 		": the key is ECDSA P-256, the certificate's key is ML-DSA-65; pair each certificate with the key it was issued for\n"
 	if code != 78 || stderr != want {
 		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}
+
+// An ML-DSA key without seed whose tr (bytes 64 to 127 of the FIPS 204
+// expanded key) is damaged matches its certificate yet signs nothing that
+// verifies: check refuses it, naming the file, before any client sees it.
+func TestCheckRefusesKeyThatCannotSign(t *testing.T) {
+	data, err := os.ReadFile("../testdata/mldsa65-expanded.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	block.Bytes[len(block.Bytes)-4032+64] ^= 1 // the expanded key ends the DER
+	bad := filepath.Join(t.TempDir(), "bad-tr.key")
+	if err := os.WriteFile(bad, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runBinary(t, "check", "--cert", "../testdata/mldsa65.crt", "--key", bad)
+	want := "quantum-safe-proxy: error: " + bad + ": ML-DSA-65 expanded private key (no seed) is damaged: " +
+		"its tr (bytes 64 to 127) is not the hash of its public key; regenerate the key and reissue its certificate\n"
+	if code != 78 || stderr != want || out != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q\nwant exit 78, stderr %q", code, out, stderr, want)
+	}
+	// The undamaged key passes.
+	if _, stderr, code := runBinary(t, "check", "--cert", "../testdata/mldsa65.crt", "--key", "../testdata/mldsa65-expanded.key"); code != 0 {
+		t.Errorf("the good expanded-only key: exit %d, %s", code, stderr)
 	}
 }
 

@@ -44,6 +44,10 @@ func LoadChain(certPath, keyPath string) (*Chain, error) {
 		return nil, fmt.Errorf("%s does not match %s: the key is %s, the certificate's key is %s; pair each certificate with the key it was issued for",
 			keyPath, certPath, Algorithm(key.Public()), Algorithm(leaf.PublicKey))
 	}
+	if err := signVerify(key, leaf.PublicKey); err != nil {
+		return nil, fmt.Errorf("%s: a test signature made with this key does not verify against %s (%v); the key file is damaged: regenerate the key and reissue its certificate",
+			keyPath, certPath, err)
+	}
 	for i := 0; i+1 < len(certs); i++ {
 		if err := certs[i].CheckSignatureFrom(certs[i+1]); err != nil {
 			return nil, fmt.Errorf("%s: certificate %d (%s) is not signed by certificate %d (%s); list the leaf first, then each issuer in turn",

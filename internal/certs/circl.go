@@ -64,6 +64,9 @@ func newExpandedSigner(params mldsa.Parameters, expanded []byte) (*expandedSigne
 	if err != nil {
 		return nil, err
 	}
+	if err := checkExpanded(params, expanded, pkBytes); err != nil {
+		return nil, fmt.Errorf("%s expanded private key (no seed) is damaged: %v; regenerate the key and reissue its certificate", params, err)
+	}
 	return &expandedSigner{params: params, sk: sk, pub: pub}, nil
 }
 

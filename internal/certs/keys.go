@@ -85,7 +85,10 @@ func ParseKey(data []byte) (crypto.Signer, KeyForm, error) {
 			}
 			return k, FormClassic, nil
 		case "ENCRYPTED PRIVATE KEY":
-			return nil, "", errors.New("private key is encrypted; decrypt it first (openssl pkey -in KEY -out KEY.plain) and protect the file with mode 0600 or systemd LoadCredentialEncrypted=")
+			// The packages install keys 0640 root:quantum-safe-proxy-keys
+			// (packaging/scripts); a plain 0600 root file would not be
+			// readable by the service's user.
+			return nil, "", errors.New("private key is encrypted and the proxy takes no passphrase; decrypt it with (umask 077; openssl pkey -in KEY -out PLAIN.key) and let only the service read it: 0640 root:quantum-safe-proxy-keys as the packages install keys, or systemd LoadCredentialEncrypted=")
 		}
 	}
 }

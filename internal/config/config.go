@@ -4,7 +4,8 @@
 // then a JSON file (--config-file), then QUANTUM_SAFE_PROXY_* variables
 // (with --from-env), then flags; later sources win. The names are those of
 // the Rust Quantum Safe Proxy, so its users' files, scripts and units keep
-// working. Only this package knows the file format.
+// working. Only this package knows the file format: one JSON object whose
+// keys match exactly (case included, at every level) and appear once.
 package config
 
 import (
@@ -85,6 +86,9 @@ type Config struct {
 	// development, testing); it is logged at start and changes nothing.
 	// JSON environment, QUANTUM_SAFE_PROXY_ENVIRONMENT.
 	Environment string
+	// Durations below are "10s", "2m", "1h30m" or a number of seconds
+	// (2.5), from 0 to a year (8760h); anything else is an error.
+
 	// HandshakeTimeout bounds the TLS handshake, which finishes before the
 	// backend is dialed. JSON handshake_timeout ("10s" or seconds),
 	// --handshake-timeout. Default 10s.

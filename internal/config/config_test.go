@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,42 @@ func TestErrors(t *testing.T) {
 		{name: "bad env value", args: []string{"--from-env"}, env: []string{"QUANTUM_SAFE_PROXY_PQC_MODE=pq"},
 			want: `QUANTUM_SAFE_PROXY_PQC_MODE: "pq" is not one of hybrid, strict, classical`},
 		{name: "stray argument", args: []string{"serve"}, want: `unexpected argument "serve"; settings are given as --name value`},
+		{name: "duplicate key", file: "{\n\"target\": \"127.0.0.1:1\",\n\"target\": \"127.0.0.1:2\"\n}",
+			want: `config.json: line 3: target: duplicate key (first at line 2); keep one`},
+		{name: "duplicate key in a certificate", file: "{\"certificates\": [{\"cert_path\": \"a.crt\", \"key_path\": \"a.key\"},\n {\"cert_path\": \"b.crt\",\n  \"key_path\": \"b.key\", \"key_path\": \"c.key\"}]}",
+			want: `config.json: line 3: certificates[1].key_path: duplicate key (first at line 3); keep one`},
+		{name: "key case in a certificate", file: `{"certificates": [{"Cert_Path": "a.crt", "key_path": "a.key"}]}`,
+			want: `config.json: certificates[0]: Cert_Path: unknown key; did you mean "cert_path"?`},
+		{name: "unknown key in a certificate", file: `{"certificates": [{"cert_path": "a.crt", "key_path": "a.key", "server_name": ["a"]}]}`,
+			want: `config.json: certificates[0]: server_name: unknown key; did you mean "server_names"?`},
+		{name: "key case at the top", file: `{"TARGET": "127.0.0.1:1"}`, want: `config.json: TARGET: unknown key; did you mean "target"?`},
+		{name: "certificates not a list", file: `{"certificates": {"cert_path": "a.crt"}}`,
+			want: `config.json: certificates: must be a list such as [{"cert_path": "a.crt", "key_path": "a.key"}], not {"cert_path": "a.crt"}`},
+		{name: "null setting", file: `{"target": null}`, want: `config.json: target: must be a string, number or boolean, not null`},
+		{name: "infinite seconds", args: []string{"--handshake-timeout", "inf"},
+			want: `--handshake-timeout: "inf" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "unit without number", args: []string{"--dial-timeout", "h"},
+			want: `--dial-timeout: "h" is not a duration (write e.g. 10s, 2m, or a number of seconds)`},
+		{name: "NaN seconds", args: []string{"--dial-timeout", "NaN"},
+			want: `--dial-timeout: "NaN" is not a duration (write e.g. 10s, 2m, or a number of seconds)`},
+		{name: "huge seconds in the file", file: `{"handshake_timeout": 1e300}`,
+			want: `config.json: handshake_timeout: "1e300" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "seconds beyond float64", file: `{"idle_timeout": 1e400}`,
+			want: `config.json: idle_timeout: "1e400" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "seconds that overflow nanoseconds", args: []string{"--close-timeout", "9223372037"},
+			want: `--close-timeout: "9223372037" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "hours that overflow nanoseconds", args: []string{"--drain-timeout", "9999999h"},
+			want: `--drain-timeout: "9999999h" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "just over a year", args: []string{"--idle-timeout", "8761h"},
+			want: `--idle-timeout: "8761h" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
+		{name: "negative duration", args: []string{"--handshake-timeout", "-1s"},
+			want: `--handshake-timeout: "-1s" is negative; a duration is 0 or more, e.g. 10s`},
+		{name: "negative seconds", file: `{"close_timeout": -5}`,
+			want: `config.json: close_timeout: "-5" is negative; a duration is 0 or more, e.g. 10s`},
+		{name: "negative overflow", args: []string{"--dial-timeout", "-9999999h"},
+			want: `--dial-timeout: "-9999999h" is negative; a duration is 0 or more, e.g. 10s`},
+		{name: "infinite env duration", args: []string{"--from-env"}, env: []string{"QUANTUM_SAFE_PROXY_DRAIN_TIMEOUT=+Inf"},
+			want: `QUANTUM_SAFE_PROXY_DRAIN_TIMEOUT: "+Inf" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{}, good...)
@@ -136,22 +173,22 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// All problems are reported at once, one per line.
+// All problems are reported at once, one per line, each in full.
 func TestEveryProblemAtOnce(t *testing.T) {
-	_, err := Load([]string{"--pqc-mode", "pq", "--log-level", "loud", "--target", "example.com:80"}, nil)
-	lines := strings.Split(err.Error(), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("got %d problems, want 4:\n%s", len(lines), err)
+	_, err := Load([]string{"--pqc-mode", "pq", "--log-level", "loud", "--target", "example.com:80", "--handshake-timeout", "-1"}, nil)
+	want := []string{
+		`--pqc-mode: "pq" is not one of hybrid, strict, classical`,
+		`--log-level: "loud" is not one of error, warn, info, debug, trace`,
+		`--handshake-timeout: "-1" is negative; a duration is 0 or more, e.g. 10s`,
+		`--target: "example.com:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`,
+		"no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in the config file); `quantum-safe-proxy certs init` makes a development PKI",
 	}
-}
-
-func TestUsageListsEveryFlag(t *testing.T) {
-	var b strings.Builder
-	Usage(&b)
-	for _, o := range options {
-		if o.flag != "" && !strings.Contains(b.String(), "--"+o.flag) {
-			t.Errorf("usage lacks --%s", o.flag)
-		}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := strings.Split(err.Error(), "\n")
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -166,5 +203,18 @@ func TestCredentialsDirectoryInPaths(t *testing.T) {
 		"--cert[0].key_path: ${CREDENTIALS_DIRECTORY} is not set; systemd sets it for units with LoadCredential="
 	if err == nil || err.Error() != want {
 		t.Errorf("unset: %v", err)
+	}
+}
+
+// The bounds themselves are accepted: 0, fractions of a second, a year.
+func TestDurationBounds(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"0": 0, "1.5": 1500 * time.Millisecond, "250ms": 250 * time.Millisecond,
+		"8760h": 8760 * time.Hour, "31536000": 8760 * time.Hour,
+	} {
+		c, err := Load(append([]string{"--idle-timeout", v}, good...), nil)
+		if err != nil || c.IdleTimeout != want {
+			t.Errorf("--idle-timeout %s: %v, %v; want %v", v, c, err, want)
+		}
 	}
 }

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -130,12 +128,12 @@ func newFlagSet(l *loader) (*flag.FlagSet, *parsedFlags) {
 func flagError(err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Errorf("--%s: unknown flag; see quantum-safe-proxy --help", name)
+		return fmt.Errorf("--%s: unknown flag; see quantum-safe-proxy --help", printable(name))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return fmt.Errorf("--%s: needs a value", name)
+		return fmt.Errorf("--%s: needs a value", printable(name))
 	}
-	return errors.New(msg)
+	return errors.New(printable(msg))
 }
 
 func (l *loader) flagCertificates(certs, keys []string) {
@@ -182,7 +180,7 @@ func (l *loader) loadEnv(environ []string) {
 			if o := byEnv[name]; o != nil {
 				l.apply(o, value, name)
 			} else {
-				l.fail("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", name)
+				l.fail("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", printable(name))
 			}
 		}
 	}
@@ -193,113 +191,6 @@ func (l *loader) loadEnv(environ []string) {
 	case cert != "" || key != "":
 		l.fail("%sCERT and %sKEY: set both or neither", EnvPrefix, EnvPrefix)
 	}
-}
-
-// fileSchema is the JSON file: every key of [options] plus the certificates.
-type fileCerts struct {
-	CertPath     *string    `json:"cert_path"`
-	KeyPath      *string    `json:"key_path"`
-	Certificates []CertPair `json:"certificates"`
-}
-
-func (l *loader) loadFile(path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		l.fail("%s: cannot read the config file: %v", path, unwrapPathError(err))
-		return
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		l.fail("%s: %s", path, describeJSONError(data, err))
-		return
-	}
-	byKey := map[string]*option{}
-	for i := range options {
-		byKey[options[i].key] = &options[i]
-	}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var certs fileCerts
-	for _, k := range keys {
-		v := raw[k]
-		switch k {
-		case "cert_path", "key_path", "certificates":
-			dec := json.NewDecoder(bytes.NewReader([]byte(`{"` + k + `":` + string(v) + `}`)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&certs); err != nil {
-				l.fail("%s: %s: %s", path, k, strings.TrimPrefix(err.Error(), "json: "))
-			}
-			continue
-		}
-		o := byKey[k]
-		if o == nil {
-			l.fail("%s: %s: unknown key%s", path, k, suggest(k, byKey))
-			continue
-		}
-		s, err := scalar(v)
-		if err != nil {
-			l.fail("%s: %s: %v", path, k, err)
-			continue
-		}
-		l.apply(o, s, path+": "+k)
-	}
-	l.fileCertificates(path, certs)
-}
-
-func (l *loader) fileCertificates(path string, fc fileCerts) {
-	var list []CertPair
-	switch {
-	case fc.CertPath != nil && fc.KeyPath != nil:
-		list = append(list, CertPair{CertPath: *fc.CertPath, KeyPath: *fc.KeyPath})
-	case fc.CertPath != nil:
-		l.fail("%s: cert_path is set but key_path is not; add \"key_path\"", path)
-	case fc.KeyPath != nil:
-		l.fail("%s: key_path is set but cert_path is not; add \"cert_path\"", path)
-	}
-	for i, c := range fc.Certificates {
-		if c.CertPath == "" || c.KeyPath == "" {
-			l.fail("%s: certificates[%d]: needs both cert_path and key_path", path, i)
-			continue
-		}
-		list = append(list, c)
-	}
-	if len(list) > 0 {
-		l.cfg.Certificates = list
-		l.src["certificates"] = path + ": certificates"
-	}
-}
-
-// scalar turns a JSON string, number or boolean into the text a flag would carry.
-func scalar(v json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(v, &s); err == nil {
-		return s, nil
-	}
-	var x any
-	if err := json.Unmarshal(v, &x); err != nil {
-		return "", err
-	}
-	switch x.(type) {
-	case bool, float64:
-		return string(bytes.TrimSpace(v)), nil
-	}
-	return "", fmt.Errorf("must be a string, number or boolean, not %s", bytes.TrimSpace(v))
-}
-
-func describeJSONError(data []byte, err error) string {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		line := 1 + bytes.Count(data[:min(int(syn.Offset), len(data))], []byte("\n"))
-		return fmt.Sprintf("line %d: invalid JSON: %v", line, syn)
-	}
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		return "the file must hold one JSON object of settings"
-	}
-	return "invalid JSON: " + err.Error()
 }
 
 func unwrapPathError(err error) error {

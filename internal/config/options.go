@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,14 +34,44 @@ func oneOf(v string, allowed ...string) error {
 	return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
 }
 
+// maxDuration bounds every duration setting. A year is longer than any
+// timeout has a use for, and far below the ~292 years where time.Duration
+// (int64 nanoseconds) overflows: without a bound, "1e300" or "inf" seconds
+// would convert to a negative or meaningless deadline.
+const maxDuration = 365 * 24 * time.Hour
+
+// durationSyntax is the form time.ParseDuration accepts; a value of this
+// form that it refuses is out of range rather than misspelt.
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
 func parseDuration(v string) (time.Duration, error) {
+	notDuration := fmt.Errorf("%q is not a duration (write e.g. 10s, 2m, or a number of seconds)", v)
+	negative := fmt.Errorf("%q is negative; a duration is 0 or more, e.g. 10s", v)
+	tooLong := fmt.Errorf("%q is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h", v)
 	// Plain numbers are seconds, as in the Rust project's files.
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+	if n, err := strconv.ParseFloat(v, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case math.IsNaN(n):
+			return 0, notDuration
+		case n < 0:
+			return 0, negative
+		case n > maxDuration.Seconds(): // also +Inf, and out of float64's range
+			return 0, tooLong
+		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration (write e.g. 10s, 2m, or a number of seconds)", v)
+	switch {
+	case err != nil && durationSyntax.MatchString(v) && strings.HasPrefix(v, "-"):
+		return 0, negative
+	case err != nil && durationSyntax.MatchString(v):
+		return 0, tooLong // time.ParseDuration refuses what overflows int64 nanoseconds
+	case err != nil:
+		return 0, notDuration
+	case d < 0:
+		return 0, negative
+	case d > maxDuration:
+		return 0, tooLong
 	}
 	return d, nil
 }
@@ -46,8 +79,13 @@ func parseDuration(v string) (time.Duration, error) {
 func durationSetter(field func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := parseDuration(v)
+		if err != nil {
+			// The setting keeps its value, so a refused one leads to no
+			// second complaint (handshake_timeout 0, for instance).
+			return err
+		}
 		*field(c) = d
-		return err
+		return nil
 	}
 }
 

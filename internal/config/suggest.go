@@ -1,17 +1,30 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-// suggest proposes the known key closest to a misspelt one.
-func suggest(k string, known map[string]*option) string {
-	best, bestD := "", 3
-	for name := range known {
-		if d := editDistance(k, name); d < bestD || (d == bestD && name < best) {
-			best, bestD = name, d
-		}
+// knownKeys lists every top-level key of the JSON file.
+func knownKeys() []string {
+	keys := []string{"cert_path", "key_path", "certificates"}
+	for _, o := range options {
+		keys = append(keys, o.key)
 	}
-	for _, name := range []string{"cert_path", "key_path", "certificates"} {
-		if d := editDistance(k, name); d < bestD {
+	return keys
+}
+
+// suggest proposes the known key closest to a misspelt one: the same key
+// in other case first (keys are case-sensitive), else the nearest within
+// two edits.
+func suggest(k string, known []string) string {
+	best, bestD := "", 3
+	for _, name := range known {
+		d := editDistance(k, name)
+		if strings.EqualFold(k, name) {
+			d = 0
+		}
+		if d < bestD || (d == bestD && name < best) {
 			best, bestD = name, d
 		}
 	}
