@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
@@ -89,5 +91,66 @@ func TestWarnsAboutExpiredChain(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no expiry warning in %q", s.Warnings())
+	}
+}
+
+// Ticket keys rotate every TicketKeyRotation and open tickets for
+// TicketKeyLifetime; a session older than MaxSessionAge does not resume,
+// however often it was resumed. Real handshakes, on synctest's clock.
+func TestTicketKeysAndSessionAge(t *testing.T) {
+	cfg := config.Default()
+	cfg.Certificates = []config.CertPair{{CertPath: "../../testdata/mldsa65.crt", KeyPath: "../../testdata/mldsa65-seed.key"}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		sessionKeys = keyRing{} // keys made on this bubble's clock
+		// The bubble's clock starts in 2000, before the test certificate.
+		newClient := func() *tls.Config {
+			return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+		}
+		resumes := func(cc *tls.Config) bool {
+			c1, c2 := net.Pipe()
+			defer c1.Close()
+			defer c2.Close()
+			go tls.Server(c1, s.TLS).Handshake()
+			c := tls.Client(c2, cc)
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			// TLS 1.3 tickets come after the handshake: read until they did.
+			c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			c.Read(make([]byte, 1))
+			return c.ConnectionState().DidResume
+		}
+		early, late, chained := newClient(), newClient(), newClient()
+		for _, cc := range []*tls.Config{early, late} {
+			if resumes(cc) {
+				t.Fatal("first connection resumed")
+			}
+		}
+		time.Sleep(TicketKeyLifetime - time.Second)
+		if !resumes(early) {
+			t.Fatalf("a ticket stopped opening before its key's lifetime (%s)", TicketKeyLifetime)
+		}
+		time.Sleep(time.Second)
+		if resumes(late) {
+			t.Fatalf("a ticket still opens after its key's lifetime (%s)", TicketKeyLifetime)
+		}
+		resumes(chained) // a full handshake
+		for elapsed := 2 * time.Hour; elapsed <= MaxSessionAge+2*time.Hour; elapsed += 2 * time.Hour {
+			time.Sleep(2*time.Hour - time.Second)
+			if got, want := resumes(chained), elapsed <= MaxSessionAge; got != want {
+				t.Fatalf("session %s old: resumed %v, want %v", elapsed-time.Second, got, want)
+			}
+			time.Sleep(time.Second)
+		}
+	})
+	x := &session{created: time.Unix(1e9, 0), alg: "ML-DSA-65", sni: "pq.example.com"}
+	x.policy[0], x.leaf[31] = 1, 2
+	got, ok := parseSession([][]byte{[]byte("other"), x.marshal()})
+	if !ok || *got != *x {
+		t.Fatalf("parseSession(marshal(%+v)) = %+v, %v", x, got, ok)
 	}
 }
