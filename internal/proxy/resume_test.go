@@ -125,8 +125,12 @@ func TestTicketsAcrossReload(t *testing.T) {
 			func(c *config.Config) { c.PQCMode, c.MinTLSVersion = config.PQCStrict, "1.3" }, false, ""},
 		{"strict_client_classical_issuer withdrawn", func(c *config.Config) {
 			c.PQCMode, c.MinTLSVersion, c.ClientCertMode, c.StrictClientClassicalIssuer = config.PQCStrict, "1.3", config.ClientCertRequired, true
-		}, func() *tls.Config { return withClientCert(t, resumingClient(t), certs.ClientHybridCert, certs.ClientHybridKey) },
-			func(c *config.Config) { c.PQCMode, c.MinTLSVersion, c.ClientCertMode = config.PQCStrict, "1.3", config.ClientCertRequired },
+		}, func() *tls.Config {
+			return withClientCert(t, resumingClient(t), certs.ClientHybridCert, certs.ClientHybridKey)
+		},
+			func(c *config.Config) {
+				c.PQCMode, c.MinTLSVersion, c.ClientCertMode = config.PQCStrict, "1.3", config.ClientCertRequired
+			},
 			false, tlsconf.ReasonClientChainNotPQ},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

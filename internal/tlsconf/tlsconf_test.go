@@ -154,3 +154,21 @@ func TestTicketKeysAndSessionAge(t *testing.T) {
 		t.Fatalf("parseSession(marshal(%+v)) = %+v, %v", x, got, ok)
 	}
 }
+
+// BenchmarkConfigFor measures what each handshake pays for its
+// per-connection config: a shallow Clone and three closures.
+func BenchmarkConfigFor(b *testing.B) {
+	cfg := config.Default()
+	cfg.Certificates = []config.CertPair{{CertPath: "../../testdata/mldsa65.crt", KeyPath: "../../testdata/mldsa65-seed.key"}}
+	s, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chi := &tls.ClientHelloInfo{ServerName: "localhost", SupportedCurves: []tls.CurveID{tls.X25519MLKEM768}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.configFor(chi); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package integration
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// OpenSSL 3.5 resumes as it ships (-sess_out, then -sess_in), over TLS 1.3
+// and TLS 1.2: the second connection reports "Reused", its bytes come
+// back, and the proxy logs resumed=true with the algorithm of the chain
+// the session began with.
+func TestOpenSSLResumes(t *testing.T) {
+	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	n := 0
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		version string
+		alg     string
+	}{
+		{"TLS 1.3", nil, "TLSv1.3", "ML-DSA-65"},
+		{"TLS 1.2", []string{"-tls1_2"}, "TLSv1.2", "ECDSA P-256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sess := filepath.Join(t.TempDir(), "session.pem")
+			for i, flag := range []string{"-sess_out", "-sess_in"} {
+				r := runSClient(t, p.addr, append([]string{flag, sess, "-CAfile", pki("ca.crt")}, tc.args...)...)
+				want := map[bool]string{false: "New, ", true: "Reused, "}[i == 1] + tc.version
+				if !strings.Contains(r.out, want) || !r.echoed {
+					t.Fatalf("connection %d: want %q and the echo\n%s", i+1, want, r.out)
+				}
+				n++
+				rec := p.wait(t, "connection closed", n)
+				if rec["resumed"] != (i == 1) || rec["cert_alg"] != tc.alg || rec["bytes_out"] != rec["bytes_in"] || rec["bytes_in"] == 0.0 {
+					t.Errorf("connection %d: proxy log %v; want resumed %v, cert_alg %s", i+1, rec, i == 1, tc.alg)
+				}
+			}
+		})
+	}
+}
+
+// A 0-RTT attempt: the proxy's tickets never allow early data (crypto/tls
+// sets max_early_data only for QUIC, handshake_server_tls13.go
+// sendSessionTicket), so OpenSSL, told to send early data with a resumed
+// session, does not send it (RFC 8446 section 4.2.10), completes the
+// handshake by resumption, and the data then flows as usual.
+func TestOpenSSLEarlyDataIsDeclined(t *testing.T) {
+	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	dir := t.TempDir()
+	sess, early := filepath.Join(dir, "session.pem"), filepath.Join(dir, "early.txt")
+	os.WriteFile(early, []byte("GET /early HTTP/1.0\r\n\r\n"), 0o600)
+	if r := runSClient(t, p.addr, "-sess_out", sess); !r.echoed {
+		t.Fatalf("first connection:\n%s", r.out)
+	}
+	p.wait(t, "connection closed")
+	r := runSClient(t, p.addr, "-sess_in", sess, "-early_data", early)
+	if !strings.Contains(r.out, "Reused, TLSv1.3") || !strings.Contains(r.out, "Early data was not sent") || !r.echoed {
+		t.Fatalf("want a resumed handshake, early data not sent, and the echo\n%s", r.out)
+	}
+	rec := p.wait(t, "connection closed", 2)
+	if rec["resumed"] != true || rec["bytes_in"] != rec["bytes_out"] {
+		t.Errorf("proxy log: %v", rec)
+	}
+}
+
+// A Go client with its default session cache through the built binary:
+// the second connection resumes and is logged with the ticket's chain.
+func TestGoClientResumesThroughTheBinary(t *testing.T) {
+	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	roots := x509.NewCertPool()
+	pem, err := os.ReadFile(pki("ca.crt"))
+	if err != nil || !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("reading %s: %v", pki("ca.crt"), err)
+	}
+	cc := &tls.Config{RootCAs: roots, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(8)}
+	for i := range 2 {
+		c, err := tls.Dial("tcp", p.addr, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte("resumed or not, the same bytes\n")
+		c.Write(msg)
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
+			t.Fatalf("connection %d: echo %q, %v", i+1, got, err)
+		}
+		cs := c.ConnectionState()
+		c.Close()
+		if cs.DidResume != (i == 1) || cs.CurveID != tls.X25519MLKEM768 {
+			t.Fatalf("connection %d: resumed %v over %s", i+1, cs.DidResume, cs.CurveID)
+		}
+		if rec := p.wait(t, "connection closed", i+1); rec["resumed"] != (i == 1) || rec["cert_alg"] != "ML-DSA-65" {
+			t.Errorf("connection %d: proxy log %v", i+1, rec)
+		}
+	}
+}
