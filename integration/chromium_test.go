@@ -17,6 +17,9 @@ import (
 // X25519MLKEM768. Chromium advertises ML-DSA but trusts no ML-DSA root
 // (DESIGN.md), so the configuration binds the ML-DSA chain to a server
 // name and Chromium, asking for localhost, is served the ECDSA chain.
+// The page holds a second page in an iframe, and every response ends its
+// connection (Connection: close), so Chromium comes back on a new TCP
+// connection and resumes its TLS session, as browsers do.
 func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -31,8 +34,15 @@ func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	second := make(chan struct{}, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "<html><body><p id=marker>served through quantum-safe-proxy</p></body></html>")
+		w.Header().Set("Connection", "close")
+		if r.URL.Path == "/second" {
+			second <- struct{}{}
+			fmt.Fprint(w, "<html><body>the second page</body></html>")
+			return
+		}
+		fmt.Fprint(w, "<html><body><p id=marker>served through quantum-safe-proxy</p><iframe src=/second></iframe></body></html>")
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -76,8 +86,17 @@ func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	if !strings.Contains(string(out), "served through quantum-safe-proxy") {
 		t.Fatalf("chromium did not get the page through the proxy:\n%s", out)
 	}
+	select {
+	case <-second:
+	default:
+		t.Fatal("chromium never asked for the second page")
+	}
 	rec := p.wait(t, "connection closed")
-	if rec["group"] != "X25519MLKEM768" || rec["pq"] != true || rec["cert_alg"] != "ECDSA P-256" {
-		t.Errorf("chromium's connection: %v", rec)
+	if rec["group"] != "X25519MLKEM768" || rec["pq"] != true || rec["cert_alg"] != "ECDSA P-256" || rec["resumed"] != false {
+		t.Errorf("chromium's first connection: %v", rec)
+	}
+	rec = p.wait(t, "connection closed", 2)
+	if rec["group"] != "X25519MLKEM768" || rec["cert_alg"] != "ECDSA P-256" || rec["resumed"] != true {
+		t.Errorf("chromium's second connection did not resume: %v", rec)
 	}
 }

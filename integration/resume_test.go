@@ -99,3 +99,42 @@ func TestGoClientResumesThroughTheBinary(t *testing.T) {
 		}
 	}
 }
+
+// pqc_mode strict with client certificates: an OpenSSL 3.5 client can
+// present only an ML-DSA key under a classical issuer (DESIGN.md), which
+// strict mode accepts only with strict_client_classical_issuer; refused
+// without it, with a hint naming the option. It resumes with it, too.
+func TestOpenSSLStrictClientClassicalIssuer(t *testing.T) {
+	backend := echoBackend(t)
+	for _, option := range []bool{false, true} {
+		args := servingBothChains(backend, "--pqc-mode", "strict", "--client-cert-mode", "required", "--ca-cert", pki("ca.crt"))
+		if option {
+			args = append(args, "--strict-client-classical-issuer")
+		}
+		p := startProxy(t, args...)
+		sess := filepath.Join(t.TempDir(), "session.pem")
+		client := []string{"-cert", pki("client-mldsa-ecdsa-issued.crt"), "-key", pki("client-mldsa-ecdsa-issued.key")}
+		r := runSClient(t, p.addr, append(client, "-sess_out", sess)...)
+		if !option {
+			if r.echoed {
+				t.Fatalf("strict mode served an ML-DSA key under an ECDSA issuer\n%s", r.out)
+			}
+			rec := p.wait(t, "handshake refused")
+			if rec["reason"] != "client_chain_not_mldsa" || !strings.Contains(rec["hint"].(string), "set strict_client_classical_issuer") {
+				t.Errorf("proxy log: %v", rec)
+			}
+			continue
+		}
+		if !r.echoed {
+			t.Fatalf("with --strict-client-classical-issuer: not served\n%s", r.out)
+		}
+		p.wait(t, "connection closed")
+		r = runSClient(t, p.addr, append(client, "-sess_in", sess)...)
+		if !r.echoed || !strings.Contains(r.out, "Reused, TLSv1.3") {
+			t.Fatalf("resumption with --strict-client-classical-issuer:\n%s", r.out)
+		}
+		if rec := p.wait(t, "connection closed", 2); rec["resumed"] != true || rec["identity"] != "client-mldsa-ecdsa-issued" {
+			t.Errorf("proxy log: %v", rec)
+		}
+	}
+}

@@ -37,7 +37,7 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 	for i, c := range s.Chains {
 		fmt.Fprintf(w, "chain %d: %s\n", i+1, ChainSummary(c, now))
 		if len(s.names[i]) > 0 {
-			fmt.Fprintf(w, "  served only for server names %v\n", s.names[i])
+			fmt.Fprintf(w, "  served only for server names %v, never to clients asking for another name or none\n", s.names[i])
 		}
 	}
 	if !s.servesAnyName() {
@@ -50,8 +50,8 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 			fmt.Fprintf(w, "client certificates must have an ML-DSA key and a chain signed with ML-DSA throughout (strict_client_classical_issuer relaxes the issuers)\n")
 		}
 	}
-	fmt.Fprintf(w, "session tickets: keys rotate every %s and open tickets for %s; sessions resume for %s after the full handshake, and not across a change of client policy\n",
-		TicketKeyRotation, TicketKeyLifetime, MaxSessionAge)
+	fmt.Fprintf(w, "session tickets: a new key every %gh, each opening tickets for %gh; a session resumes for %gh after its full handshake, and not across a change of client policy\n",
+		TicketKeyRotation.Hours(), TicketKeyLifetime.Hours(), MaxSessionAge.Hours())
 	for _, r := range s.Roots {
 		fmt.Fprintf(w, "client CA: %s, %s\n", r.Subject, certs.Algorithm(r.PublicKey))
 	}

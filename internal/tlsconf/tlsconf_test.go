@@ -61,6 +61,8 @@ func TestClassify(t *testing.T) {
 		{strict, errors.New("tls: no ECDHE curve supported by both client and server"), Hello{Seen: true}, ReasonNoPQGroup},
 		{strict, fmt.Errorf("wrapped: %w", errClientKeyNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientKeyNotPQ},
 		{hybrid, errors.New("tls: client didn't provide a certificate"), Hello{Seen: true}, ReasonNoClientCert},
+		{hybrid, errors.New("tls: no certificates configured"), Hello{Seen: true, NoChain: true}, ReasonUnrecognizedName},
+		{strict, fmt.Errorf("wrapped: %w", errClientIssuerNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientChainNotPQ},
 		{hybrid, errors.New("remote error: tls: bad certificate"), Hello{Seen: true}, ReasonClientRefused},
 		{hybrid, errors.New("tls: something else"), Hello{Seen: true}, ReasonOther},
 	} {
@@ -169,6 +171,28 @@ func BenchmarkConfigFor(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.configFor(chi); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// check explains strict name binding: with every chain bound to names,
+// clients asking for none are refused with unrecognized_name.
+func TestDescribeNameBinding(t *testing.T) {
+	cfg := config.Default()
+	cfg.Certificates = []config.CertPair{{CertPath: "../../testdata/mldsa65.crt", KeyPath: "../../testdata/mldsa65-seed.key", ServerNames: []string{"pq.example.com"}}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	s.Describe(&b, time.Now())
+	for _, want := range []string{
+		"  served only for server names [pq.example.com], never to clients asking for another name or none\n",
+		"every chain is bound to server names: clients asking for other names, or for none, are refused (unrecognized_name)\n",
+		"PQ client advertising ML-DSA (OpenSSL 3.5, Go 1.27, Chromium 156):\n  refused without a server name (unrecognized_name): every chain is bound to server names\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, b.String())
 		}
 	}
 }
