@@ -10,17 +10,29 @@ import (
 	"time"
 )
 
-// testsslAccepted are findings above LOW that are about the test PKI, not
-// about the proxy: `certs init` writes development certificates without
-// CRL or OCSP endpoints, which an operator's CA provides.
-var testsslAccepted = map[string]string{
+// testsslReviewed are the findings of severity LOW and above that were
+// looked at and are not the proxy's to fix, with the reason. Any other
+// finding at LOW or above fails the test: LOW is where testssl.sh puts
+// CBC suites (LUCKY13, cipherlist_AVERAGE), which the proxy promises not
+// to serve.
+var testsslReviewed = map[string]string{
+	// `certs init` writes development certificates without CRL or OCSP
+	// endpoints; revocation is the issuing CA's business.
 	"cert_revocation": "the development PKI names no CRL or OCSP responder",
+	// crypto/tls announces a fixed 7-day lifetime hint (common.go,
+	// maxSessionTicketLifetime); the proxy's own keys open tickets for 3
+	// hours and sessions resume for 8 (tlsconf/tickets.go), so a client
+	// holding an older ticket gets a full handshake.
+	"TLS_session_ticket": "lifetime hint fixed by crypto/tls; keys rotate hourly and are kept 3 hours",
+	// The proxy is scanned on 127.0.0.1, which has no DNS name.
+	"DNS_CAArecord": "no DNS name on loopback",
 }
 
 // testssl.sh (Debian package testssl.sh), an auditor as it ships, scans
 // the proxy serving both chains with TLS 1.2 allowed: no finding above
-// LOW. Every finding from LOW up is logged, for the record. It takes
-// about two minutes on two cores, so -short skips it.
+// LOW, and no LOW one that is not in [testsslReviewed]. Every finding
+// from LOW up is logged, for the record. It takes one to two minutes on
+// two cores, so -short skips it.
 func TestTestsslFindsNothingAboveLow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("testssl.sh takes about two minutes; run without -short")
@@ -51,16 +63,14 @@ func TestTestsslFindsNothingAboveLow(t *testing.T) {
 		t.Fatalf("%s: %v", report, err)
 	}
 	for _, f := range findings {
-		switch f.Severity {
-		case "LOW", "INFO", "OK", "DEBUG":
+		switch why, reviewed := testsslReviewed[f.ID]; {
+		case f.Severity == "INFO" || f.Severity == "OK" || f.Severity == "DEBUG":
 			t.Logf("testssl %s %s: %s", f.Severity, f.ID, f.Finding)
-		case "WARN":
+		case f.Severity == "WARN":
 			t.Logf("testssl could not run a check: %s: %s", f.ID, f.Finding)
+		case reviewed:
+			t.Logf("testssl %s %s: %s (reviewed: %s)", f.Severity, f.ID, f.Finding, why)
 		default:
-			if why, ok := testsslAccepted[f.ID]; ok {
-				t.Logf("testssl %s %s: %s (accepted: %s)", f.Severity, f.ID, f.Finding, why)
-				continue
-			}
 			t.Errorf("testssl %s %s: %s", f.Severity, f.ID, f.Finding)
 		}
 	}
