@@ -137,9 +137,10 @@ func dial(s *Snapshot) (net.Conn, error) {
 }
 
 // certAlg names the served chain's key. A resumed handshake sends no
-// certificate (and crypto/tls calls GetCertificate only on full TLS 1.3
-// handshakes), so it is the algorithm recorded in the session ticket when
-// the session began; "unknown", never a guess, if neither is there.
+// certificate (crypto/tls skips GetCertificate on a TLS 1.3 resumption,
+// and on TLS 1.2 the chain it picks first is not sent), so it is the
+// algorithm recorded in the session ticket when the session began;
+// "unknown", never a guess, if neither is there.
 func certAlg(h *tlsconf.Hello, cs *tls.ConnectionState) string {
 	switch {
 	case cs.DidResume && h.TicketAlg != "":
