@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -136,5 +137,52 @@ func TestOpenSSLStrictClientClassicalIssuer(t *testing.T) {
 		if rec := p.wait(t, "connection closed", 2); rec["resumed"] != true || rec["identity"] != "client-mldsa-ecdsa-issued" {
 			t.Errorf("proxy log: %v", rec)
 		}
+	}
+}
+
+// Tickets across SIGHUP with the binary: a reload that leaves the client
+// policy alone keeps resumption (the process's ticket keys outlive
+// snapshots); one that turns client certificates on does not let a Go
+// client holding a ticket in without a certificate.
+func TestTicketsAcrossSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.json")
+	backend := echoBackend(t)
+	config := func(extra string) string {
+		return `{"target": "` + backend + `", "cert_path": "` + pki("server-mldsa.crt") + `", "key_path": "` + pki("server-mldsa.key") + `"` + extra + `}`
+	}
+	writeConfig(t, cfgPath, config(""))
+	p := startProxy(t, "--config-file", cfgPath)
+	cc := goClient(t, "", "")
+	cc.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+	connect := func() (tls.ConnectionState, error) {
+		c, err := tls.Dial("tcp", p.addr, cc)
+		if err != nil {
+			return tls.ConnectionState{}, err
+		}
+		defer c.Close()
+		msg := []byte("across a reload\n")
+		c.Write(msg)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(c, got)
+		return c.ConnectionState(), err
+	}
+	if cs, err := connect(); err != nil || cs.DidResume {
+		t.Fatalf("first connection: resumed %v, %v", cs.DidResume, err)
+	}
+	writeConfig(t, cfgPath, config(`, "idle_timeout": "5m"`))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.wait(t, "reloaded", 1)
+	if cs, err := connect(); err != nil || !cs.DidResume {
+		t.Fatalf("after a reload that changed no client policy: resumed %v, %v; want resumed", cs.DidResume, err)
+	}
+	writeConfig(t, cfgPath, config(`, "client_cert_mode": "required", "ca_cert_path": "`+pki("ca.crt")+`"`))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.wait(t, "reloaded", 2)
+	if cs, err := connect(); err == nil {
+		t.Fatalf("after client_cert_mode required: a client without a certificate got in (resumed %v)", cs.DidResume)
+	}
+	if rec := p.wait(t, "handshake refused"); rec["reason"] != "no_client_certificate" {
+		t.Errorf("proxy log: %v", rec)
 	}
 }
