@@ -1,14 +1,19 @@
 package integration
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // OpenSSL 3.5 resumes as it ships (-sess_out, then -sess_in), over TLS 1.3
@@ -185,4 +190,62 @@ func TestTicketsAcrossSIGHUP(t *testing.T) {
 	if rec := p.wait(t, "handshake refused"); rec["reason"] != "no_client_certificate" {
 		t.Errorf("proxy log: %v", rec)
 	}
+}
+
+// A client holding a 0-RTT ticket from another server at this address
+// (an OpenSSL server that offered early data, as the OpenSSL-based
+// project this one replaces could be) sends early data; crypto/tls cannot
+// skip it (RFC 8446 section 4.2.10 would let it) and refuses the
+// handshake with unsupported_extension. The refusal is logged for what it
+// is.
+func TestOpenSSLForeignZeroRTTTicketIsRefused(t *testing.T) {
+	ossl := openssl(t)
+	dir := t.TempDir()
+	sess, early := filepath.Join(dir, "session.pem"), filepath.Join(dir, "early.txt")
+	os.WriteFile(early, []byte("GET /early HTTP/1.0\r\n\r\n"), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	server := exec.CommandContext(ctx, ossl, "s_server", "-quiet", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
+		"-cert", pki("server-ecdsa.crt"), "-key", pki("server-ecdsa.key"), "-early_data")
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer server.Wait()
+	defer server.Process.Kill()
+	// s_client saves the session once its tickets arrived and its input ends.
+	var out []byte
+	for range 50 {
+		client := exec.CommandContext(ctx, ossl, "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-servername", "localhost", "-sess_out", sess)
+		client.Stdin = &slowEOF{time.Second}
+		if out, _ = client.CombinedOutput(); strings.Contains(string(out), "Max Early Data: 16384") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // s_server not listening yet
+	}
+	if !strings.Contains(string(out), "Max Early Data: 16384") {
+		t.Fatalf("OpenSSL s_server issued no 0-RTT ticket:\n%s", out)
+	}
+	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	r := runSClient(t, p.addr, "-sess_in", sess, "-early_data", early)
+	if r.echoed || !strings.Contains(r.out, "Early data was rejected") || !strings.Contains(r.out, "alert number 110") {
+		t.Fatalf("want early data rejected with unsupported_extension (110) and no echo\n%s", r.out)
+	}
+	if rec := p.wait(t, "handshake refused"); rec["reason"] != "unexpected_early_data" {
+		t.Errorf("proxy log: %v", rec)
+	}
+}
+
+// slowEOF is a stdin that ends after a pause, so that s_client reads its
+// session tickets before it quits.
+type slowEOF struct{ d time.Duration }
+
+func (s *slowEOF) Read([]byte) (int, error) {
+	time.Sleep(s.d)
+	return 0, io.EOF
 }

@@ -62,6 +62,7 @@ func TestClassify(t *testing.T) {
 		{strict, fmt.Errorf("wrapped: %w", errClientKeyNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientKeyNotPQ},
 		{hybrid, errors.New("tls: client didn't provide a certificate"), Hello{Seen: true}, ReasonNoClientCert},
 		{hybrid, errors.New("tls: no certificates configured"), Hello{Seen: true, NoChain: true}, ReasonUnrecognizedName},
+		{hybrid, errors.New("tls: client sent unexpected early data"), Hello{Seen: true, PQOffered: true}, ReasonEarlyData},
 		{strict, fmt.Errorf("wrapped: %w", errClientIssuerNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientChainNotPQ},
 		{hybrid, errors.New("remote error: tls: bad certificate"), Hello{Seen: true}, ReasonClientRefused},
 		{hybrid, errors.New("tls: something else"), Hello{Seen: true}, ReasonOther},
