@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -101,17 +102,24 @@ func TestWarnsAboutExpiredChain(t *testing.T) {
 // TicketKeyLifetime; a session older than MaxSessionAge does not resume,
 // however often it was resumed. Real handshakes, on synctest's clock.
 func TestTicketKeysAndSessionAge(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.Default()
-	cfg.Certificates = []config.CertPair{{CertPath: "../../testdata/mldsa65.crt", KeyPath: "../../testdata/mldsa65-seed.key"}}
+	cfg.Certificates = []config.CertPair{
+		{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
+		{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	synctest.Test(t, func(t *testing.T) {
 		sessionKeys = keyRing{} // keys made on this bubble's clock
-		// The bubble's clock starts in 2000, before the test certificate.
-		newClient := func() *tls.Config {
-			return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(1)}
+		// The bubble's clock starts in 2000, before the test certificates.
+		newClient := func(max uint16) *tls.Config {
+			return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", MaxVersion: max, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
 		}
 		resumes := func(cc *tls.Config) bool {
 			c1, c2 := net.Pipe()
@@ -127,7 +135,7 @@ func TestTicketKeysAndSessionAge(t *testing.T) {
 			c.Read(make([]byte, 1))
 			return c.ConnectionState().DidResume
 		}
-		early, late, chained := newClient(), newClient(), newClient()
+		early, late := newClient(tls.VersionTLS13), newClient(tls.VersionTLS13)
 		for _, cc := range []*tls.Config{early, late} {
 			if resumes(cc) {
 				t.Fatal("first connection resumed")
@@ -141,13 +149,19 @@ func TestTicketKeysAndSessionAge(t *testing.T) {
 		if resumes(late) {
 			t.Fatalf("a ticket still opens after its key's lifetime (%s)", TicketKeyLifetime)
 		}
-		resumes(chained) // a full handshake
-		for elapsed := 2 * time.Hour; elapsed <= MaxSessionAge+2*time.Hour; elapsed += 2 * time.Hour {
-			time.Sleep(2*time.Hour - time.Second)
-			if got, want := resumes(chained), elapsed <= MaxSessionAge; got != want {
-				t.Fatalf("session %s old: resumed %v, want %v", elapsed-time.Second, got, want)
+		// A TLS 1.2 session keeps its master secret across resumptions, a
+		// TLS 1.3 one gets a new secret each time: both end MaxSessionAge
+		// after the full handshake.
+		for _, max := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+			chained := newClient(max)
+			resumes(chained) // a full handshake
+			for elapsed := 2 * time.Hour; elapsed <= MaxSessionAge+2*time.Hour; elapsed += 2 * time.Hour {
+				time.Sleep(2*time.Hour - time.Second)
+				if got, want := resumes(chained), elapsed <= MaxSessionAge; got != want {
+					t.Fatalf("%s session %s old: resumed %v, want %v", tls.VersionName(max), elapsed-time.Second, got, want)
+				}
+				time.Sleep(time.Second)
 			}
-			time.Sleep(time.Second)
 		}
 	})
 	x := &session{created: time.Unix(1e9, 0), alg: "ML-DSA-65", sni: "pq.example.com"}
