@@ -17,6 +17,9 @@ import (
 // X25519MLKEM768. Chromium advertises ML-DSA but trusts no ML-DSA root
 // (DESIGN.md), so the configuration binds the ML-DSA chain to a server
 // name and Chromium, asking for localhost, is served the ECDSA chain.
+// The page holds a second page in an iframe and three images, and every
+// response ends its connection (Connection: close), so Chromium comes back
+// on new TCP connections and resumes its TLS session, as browsers do.
 func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -31,8 +34,21 @@ func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	second := make(chan struct{}, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "<html><body><p id=marker>served through quantum-safe-proxy</p></body></html>")
+		w.Header().Set("Connection", "close")
+		if r.URL.Path == "/second" {
+			second <- struct{}{}
+			fmt.Fprint(w, "<html><body>the second page</body></html>")
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/img") {
+			w.Header().Set("Content-Type", "image/svg+xml")
+			fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>`)
+			return
+		}
+		fmt.Fprint(w, "<html><body><p id=marker>served through quantum-safe-proxy</p><iframe src=/second></iframe>"+
+			"<img src=/img1.svg><img src=/img2.svg><img src=/img3.svg></body></html>")
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -76,8 +92,38 @@ func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	if !strings.Contains(string(out), "served through quantum-safe-proxy") {
 		t.Fatalf("chromium did not get the page through the proxy:\n%s", out)
 	}
+	select {
+	case <-second:
+	default:
+		t.Fatal("chromium never asked for the second page")
+	}
 	rec := p.wait(t, "connection closed")
-	if rec["group"] != "X25519MLKEM768" || rec["pq"] != true || rec["cert_alg"] != "ECDSA P-256" {
-		t.Errorf("chromium's connection: %v", rec)
+	if rec["group"] != "X25519MLKEM768" || rec["pq"] != true || rec["cert_alg"] != "ECDSA P-256" || rec["resumed"] != false {
+		t.Errorf("chromium's first connection: %v", rec)
+	}
+	// Chromium opens a spare connection while the first is still in its
+	// handshake, before any ticket arrived, and uses it for the next
+	// request; the connections it opens after reading the page resume.
+	p.wait(t, "connection closed", 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var closed []map[string]any
+		resumed := 0
+		for _, l := range p.snapshot() {
+			if l["msg"] == "connection closed" {
+				closed = append(closed, l)
+				if l["resumed"] == true && l["cert_alg"] == "ECDSA P-256" && l["pq"] == true {
+					resumed++
+				}
+			}
+		}
+		if resumed > 0 {
+			t.Logf("chromium made %d connections, %d of them resumed", len(closed), resumed)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("none of chromium's %d connections resumed: %v", len(closed), closed)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -73,6 +73,15 @@ type Config struct {
 	// hybrid_mode (--hybrid-mode, QUANTUM_SAFE_PROXY_HYBRID_MODE) maps onto
 	// it: true is hybrid, false is classical; set together, they must agree.
 	PQCMode PQCMode
+	// StrictClientClassicalIssuer relaxes what pqc_mode strict asks of
+	// client certificates. By default strict mode requires an ML-DSA client
+	// key in a chain signed with ML-DSA throughout (every issuer's key
+	// ML-DSA). Set, it accepts an ML-DSA client key issued by a classical
+	// (e.g. ECDSA) CA: what OpenSSL 3.5 clients can present to a Go server,
+	// which cannot ask for ML-DSA-signed certificates (go.dev/issue/82536).
+	// JSON strict_client_classical_issuer, --strict-client-classical-issuer,
+	// QUANTUM_SAFE_PROXY_STRICT_CLIENT_CLASSICAL_ISSUER. Default false.
+	StrictClientClassicalIssuer bool
 	// MinTLSVersion is "1.2" or "1.3". TLS 1.2 clients are always served
 	// classically; strict mode needs 1.3. JSON min_tls_version,
 	// --min-tls-version. Default 1.2 (1.3 in strict mode).

@@ -122,6 +122,12 @@ var options = []option{
 			c.hybridMode = &b
 			return err
 		}},
+	{key: "strict_client_classical_issuer", flag: "strict-client-classical-issuer", env: "STRICT_CLIENT_CLASSICAL_ISSUER", usage: "in pqc_mode strict, accept an ML-DSA client key issued by a classical CA (as OpenSSL clients present)",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.StrictClientClassicalIssuer = b
+			return err
+		}},
 	{key: "min_tls_version", flag: "min-tls-version", env: "MIN_TLS_VERSION", arg: "VERSION", usage: "1.2 or 1.3 (default 1.2; strict mode needs 1.3)",
 		set: func(c *Config, v string) error { c.MinTLSVersion = v; return oneOf(v, "1.2", "1.3") }},
 	{key: "log_level", flag: "log-level", env: "LOG_LEVEL", arg: "LEVEL", usage: "error, warn, info, debug or trace (default info)",

@@ -137,13 +137,18 @@ func dial(s *Snapshot) (net.Conn, error) {
 }
 
 // certAlg names the served chain's key. A resumed handshake sends no
-// certificate and crypto/tls does not call GetCertificate for it, so
-// there is nothing to name: "resumed", never a guess.
+// certificate (crypto/tls skips GetCertificate on a TLS 1.3 resumption,
+// and on TLS 1.2 the chain it picks first is not sent), so it is the
+// algorithm recorded in the session ticket when the session began;
+// "unknown", never a guess, if neither is there.
 func certAlg(h *tlsconf.Hello, cs *tls.ConnectionState) string {
-	if h.Chain == nil || cs.DidResume {
-		return "resumed"
+	switch {
+	case cs.DidResume && h.TicketAlg != "":
+		return h.TicketAlg
+	case !cs.DidResume && h.Chain != nil:
+		return h.Chain.Algorithm()
 	}
-	return h.Chain.Algorithm()
+	return "unknown"
 }
 
 // identity names the client certificate's subject, or "" without one.

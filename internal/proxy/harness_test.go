@@ -137,6 +137,7 @@ type harness struct {
 	log     *records
 	proxy   *Proxy
 	backend net.Listener
+	seen    map[string]int // log records already read, by message (see next)
 }
 
 // start runs a proxy for cfg (certificates from the dev PKI unless set)

@@ -25,7 +25,19 @@ const (
 	ReasonBadClientCert   = "bad_client_certificate"
 	ReasonClientRefused   = "client_refused_server_certificate"
 	ReasonProtocolVersion = "protocol_version"
-	ReasonOther           = "handshake_failed"
+	// ReasonUnrecognizedName: no chain may be served to the server name
+	// the client asked for (or to none); refused with the alert of RFC
+	// 6066 section 3.
+	ReasonUnrecognizedName = "unrecognized_name"
+	// ReasonClientChainNotPQ: pqc_mode strict, an ML-DSA client key whose
+	// chain is not signed with ML-DSA throughout.
+	ReasonClientChainNotPQ = "client_chain_not_mldsa"
+	// ReasonEarlyData: the client sent 0-RTT early data, which only a
+	// ticket from another server could have allowed (this proxy's tickets
+	// never do); crypto/tls refuses such a ClientHello outright
+	// (handshake_server_tls13.go, "client sent unexpected early data").
+	ReasonEarlyData = "unexpected_early_data"
+	ReasonOther     = "handshake_failed"
 )
 
 // Classify explains why a handshake failed: a short reason for logs and
@@ -45,6 +57,12 @@ func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
 		return ReasonClientGone, ""
 	case s.Mode == config.PQCStrict && h.Seen && !h.PQOffered:
 		return ReasonNoPQGroup, "pqc_mode strict refuses clients that offer no hybrid post-quantum group (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024)"
+	case strings.Contains(msg, "client sent unexpected early data"):
+		return ReasonEarlyData, "the client holds a 0-RTT ticket from another server that answered at this address; Go's crypto/tls cannot skip early data and refuses it, until the client drops that ticket"
+	case h.NoChain:
+		return ReasonUnrecognizedName, "every chain that fits is bound to other server names (server_names); clients asking for other names, or none, are refused"
+	case errors.Is(err, errClientIssuerNotMLDSA):
+		return ReasonClientChainNotPQ, "pqc_mode strict requires a client chain signed with ML-DSA throughout; to accept an ML-DSA client key issued by a classical CA (what OpenSSL 3.5 clients can present), set strict_client_classical_issuer"
 	case errors.Is(err, errClientKeyNotMLDSA):
 		return ReasonClientKeyNotPQ, "pqc_mode strict accepts only client certificates with an ML-DSA key"
 	case strings.Contains(msg, "client didn't provide a certificate"):

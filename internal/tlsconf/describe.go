@@ -37,9 +37,21 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 	for i, c := range s.Chains {
 		fmt.Fprintf(w, "chain %d: %s\n", i+1, ChainSummary(c, now))
 		if len(s.names[i]) > 0 {
-			fmt.Fprintf(w, "  served only for server names %v\n", s.names[i])
+			fmt.Fprintf(w, "  served only for server names %v, never to clients asking for another name or none\n", s.names[i])
 		}
 	}
+	if !s.servesAnyName() {
+		fmt.Fprintf(w, "every chain is bound to server names: clients asking for other names, or for none, are refused (unrecognized_name)\n")
+	}
+	if s.Mode == config.PQCStrict && s.ClientAuth != config.ClientCertNone {
+		if s.ClassicalIssuer {
+			fmt.Fprintf(w, "client certificates must have an ML-DSA key; its issuers may sign classically (strict_client_classical_issuer)\n")
+		} else {
+			fmt.Fprintf(w, "client certificates must have an ML-DSA key and a chain signed with ML-DSA throughout (strict_client_classical_issuer relaxes the issuers)\n")
+		}
+	}
+	fmt.Fprintf(w, "session tickets: a new key every %gh, each opening tickets for %gh; a session resumes for %gh after its full handshake, and not across a change of client policy\n",
+		TicketKeyRotation.Hours(), TicketKeyLifetime.Hours(), MaxSessionAge.Hours())
 	for _, r := range s.Roots {
 		fmt.Fprintf(w, "client CA: %s, %s\n", r.Subject, certs.Algorithm(r.PublicKey))
 	}
@@ -69,10 +81,23 @@ func (s *Server) outcome(k clientKind, chi *tls.ClientHelloInfo) string {
 		return "refused: no key exchange group in common (pqc_mode " + string(s.Mode) + ")"
 	}
 	c := s.choose(chi)
+	if c == nil {
+		return "refused without a server name (unrecognized_name): every chain is bound to server names"
+	}
 	if chi.SupportsCertificate(&c.TLS) != nil {
 		return "refused: no configured chain has a signature algorithm it accepts"
 	}
 	return fmt.Sprintf("key exchange %s, served chain %s (%s)", group, c.Algorithm(), c.CertPath)
+}
+
+// servesAnyName reports whether some chain is bound to no server name.
+func (s *Server) servesAnyName() bool {
+	for _, n := range s.names {
+		if len(n) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Warnings lists configurations that will fail some clients.

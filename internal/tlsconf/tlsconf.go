@@ -5,6 +5,7 @@
 package tlsconf
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -43,7 +44,12 @@ type Server struct {
 	Mode  config.PQCMode
 	// ClientAuth is the client certificate mode.
 	ClientAuth config.ClientCertMode
-	names      [][]string // server_names of each chain
+	// ClassicalIssuer relaxes pqc_mode strict for client chains: an ML-DSA
+	// client key may be signed by a classical issuer.
+	ClassicalIssuer bool
+	names           [][]string // server_names of each chain
+	leaves          [][32]byte // SHA-256 of each chain's leaf, for tickets
+	policy          [32]byte   // policyFingerprint, for tickets
 }
 
 // Hello is what the server learnt of one client's ClientHello and what it
@@ -54,19 +60,42 @@ type Hello struct {
 	Seen       bool
 	ServerName string
 	PQOffered  bool         // the client listed a hybrid post-quantum group
-	Chain      *certs.Chain // the chain served
+	Chain      *certs.Chain // the chain served on a full handshake
+	// NoChain is set when no chain is bound to the client's server name
+	// (or to none), so the handshake was refused with unrecognized_name.
+	NoChain bool
+	// TicketAlg is the served key algorithm recorded in the session ticket
+	// the client resumed; it is meaningful only when the handshake resumed.
+	TicketAlg string
+	ticket    *session
 }
 
 // HelloRecorder is implemented by connections that keep a [Hello].
 type HelloRecorder interface{ Hello() *Hello }
 
 // Errors from client verification, for classification.
-var errClientKeyNotMLDSA = errors.New("client certificate key is not ML-DSA (pqc_mode strict)")
+var (
+	errClientKeyNotMLDSA    = errors.New("client certificate key is not ML-DSA (pqc_mode strict)")
+	errClientIssuerNotMLDSA = errors.New("client certificate chain is not signed with ML-DSA throughout (pqc_mode strict)")
+)
+
+// cipherSuites are the TLS 1.2 suites served: ECDHE key exchange (forward
+// secrecy) with an AEAD only, as RFC 9325 section 4.2 recommends; no CBC,
+// no RSA key exchange. TLS 1.3 suites are not configurable in Go and are
+// all AEAD.
+var cipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
 
 // New loads every chain and the client CA bundle and builds the policy.
 // Every problem is reported, one per file.
 func New(cfg *config.Config) (*Server, error) {
-	s := &Server{Mode: cfg.PQCMode, ClientAuth: cfg.ClientCertMode}
+	s := &Server{Mode: cfg.PQCMode, ClientAuth: cfg.ClientCertMode, ClassicalIssuer: cfg.StrictClientClassicalIssuer}
 	var problems *multierror.Error
 	for _, p := range cfg.Certificates {
 		c, err := certs.LoadChain(p.CertPath, p.KeyPath)
@@ -76,6 +105,7 @@ func New(cfg *config.Config) (*Server, error) {
 		}
 		s.Chains = append(s.Chains, c)
 		s.names = append(s.names, p.ServerNames)
+		s.leaves = append(s.leaves, sha256.Sum256(c.Leaf().Raw))
 	}
 	var pool *x509.CertPool
 	if cfg.ClientCertMode != config.ClientCertNone {
@@ -90,11 +120,12 @@ func New(cfg *config.Config) (*Server, error) {
 	}
 	s.TLS = &tls.Config{
 		MinVersion:       tls.VersionTLS12,
+		CipherSuites:     cipherSuites,
 		CurvePreferences: groups(cfg.PQCMode),
-		GetCertificate:   s.certificate,
-		// The hook only records what the client offered; it returns nil so
-		// that crypto/tls refuses clients with the alerts RFC 8446 names.
-		GetConfigForClient: recordHello,
+		// The hook records what the client offered and returns this
+		// config with the connection's own callbacks (see configFor);
+		// crypto/tls then refuses clients with the alerts RFC 8446 names.
+		GetConfigForClient: s.configFor,
 		ClientCAs:          pool,
 		ClientAuth:         clientAuth(cfg.ClientCertMode),
 	}
@@ -102,8 +133,12 @@ func New(cfg *config.Config) (*Server, error) {
 		s.TLS.MinVersion = tls.VersionTLS13
 	}
 	if cfg.PQCMode == config.PQCStrict && cfg.ClientCertMode != config.ClientCertNone {
-		s.TLS.VerifyConnection = requireMLDSAClient
+		// VerifyConnection runs on every handshake, resumed ones included
+		// (crypto/tls handshake_server_tls13.go, readClientCertificate),
+		// with the chains verified then or carried in the ticket.
+		s.TLS.VerifyConnection = s.requireMLDSAClient
 	}
+	s.policy = policyFingerprint(s, s.TLS.MinVersion)
 	return s, nil
 }
 
@@ -127,34 +162,78 @@ func clientAuth(m config.ClientCertMode) tls.ClientAuthType {
 	return tls.NoClientCert
 }
 
-func recordHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+// configFor records what the client offered and returns, for this one
+// connection, a shallow copy of the snapshot's config whose callbacks know
+// the connection: crypto/tls hands WrapSession and UnwrapSession no
+// net.Conn, and the ticket must carry the chain this connection was served.
+// A Clone shares the immutable parts (certificates, pools, slices).
+func (s *Server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+	h := new(Hello)
 	if r, ok := chi.Conn.(HelloRecorder); ok {
-		h := r.Hello()
-		h.Seen = true
-		h.ServerName = chi.ServerName
-		for _, g := range chi.SupportedCurves {
-			if IsPQ(g) {
-				h.PQOffered = true
-			}
+		h = r.Hello()
+	}
+	h.Seen = true
+	h.ServerName = chi.ServerName
+	for _, g := range chi.SupportedCurves {
+		if IsPQ(g) {
+			h.PQOffered = true
 		}
 	}
-	return nil, nil
+	c := s.TLS.Clone()
+	c.GetConfigForClient = nil
+	c.GetCertificate = func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) { return s.certificate(h, chi) }
+	c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) { return s.wrap(h, cs, ss) }
+	c.UnwrapSession = func(id []byte, cs tls.ConnectionState) (*tls.SessionState, error) { return s.unwrap(h, id, cs) }
+	return c, nil
 }
 
-func requireMLDSAClient(cs tls.ConnectionState) error {
-	if len(cs.PeerCertificates) > 0 && !certs.IsMLDSA(cs.PeerCertificates[0].PublicKey) {
-		return fmt.Errorf("%w: it is %s", errClientKeyNotMLDSA, certs.Algorithm(cs.PeerCertificates[0].PublicKey))
+// requireMLDSAClient enforces pqc_mode strict on client certificates: an
+// ML-DSA key, and unless ClassicalIssuer, a verified chain in which every
+// certificate is signed by an ML-DSA key (the root's own signature is not
+// part of verification, so its key is what counts).
+func (s *Server) requireMLDSAClient(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return nil
 	}
-	return nil
+	if leaf := cs.PeerCertificates[0]; !certs.IsMLDSA(leaf.PublicKey) {
+		return fmt.Errorf("%w: it is %s", errClientKeyNotMLDSA, certs.Algorithm(leaf.PublicKey))
+	}
+	if s.ClassicalIssuer {
+		return nil
+	}
+	for _, chain := range cs.VerifiedChains {
+		if signedWithMLDSA(chain) {
+			return nil
+		}
+	}
+	return errClientIssuerNotMLDSA
+}
+
+func signedWithMLDSA(chain []*x509.Certificate) bool {
+	if len(chain) == 0 {
+		return false
+	}
+	for _, c := range chain[1:] {
+		if !certs.IsMLDSA(c.PublicKey) {
+			return false
+		}
+	}
+	return true
 }
 
 // certificate picks the first configured chain the client supports among
 // those bound to its SNI name or to no name. crypto/tls's own choice would
-// do the same minus the name binding (Config.getCertificate).
-func (s *Server) certificate(chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+// do the same minus the name binding (Config.getCertificate). When no
+// chain may be served to that name it returns nil and no error: with
+// Config.Certificates empty, crypto/tls then refuses the handshake with
+// the unrecognized_name alert (RFC 6066 section 3; handshake_server.go and
+// handshake_server_tls13.go, errNoCertificates).
+func (s *Server) certificate(h *Hello, chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c := s.choose(chi)
-	if r, ok := chi.Conn.(HelloRecorder); ok {
-		r.Hello().Chain = c
+	h.Chain = c
+	if c == nil {
+		h.NoChain = true
+		return nil, nil
 	}
 	return &c.TLS, nil
 }
@@ -180,7 +259,15 @@ func (s *Server) choose(chi *tls.ClientHelloInfo) *certs.Chain {
 			return c
 		}
 	}
-	return s.Chains[0]
+	// Then the first chain this name may have, for the client to refuse;
+	// a chain bound to other names is never served (it would tell anyone
+	// who asks the names it is for).
+	for i, c := range s.Chains {
+		if len(s.names[i]) == 0 || matchName(s.names[i], chi.ServerName) {
+			return c
+		}
+	}
+	return nil
 }
 
 func matchName(names []string, sni string) bool {
