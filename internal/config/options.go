@@ -46,8 +46,11 @@ func parseDuration(v string) (time.Duration, error) {
 func durationSetter(field func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := parseDuration(v)
+		if err != nil {
+			return err // the value in force stays, so no second error follows from a zero
+		}
 		*field(c) = d
-		return err
+		return nil
 	}
 }
 
@@ -113,6 +116,21 @@ var options = []option{
 			}
 			c.MaxConnections = n
 			return nil
+		}},
+	{key: "max_handshakes", flag: "max-handshakes", env: "MAX_HANDSHAKES", arg: "N", usage: "cap on handshakes in progress, apart from max_connections; at the cap the oldest is cut; 0 no cap (default 20000)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a whole number >= 0", v)
+			}
+			c.MaxHandshakes = n
+			return nil
+		}},
+	{key: "unsafe_no_handshake_timeout", flag: "unsafe-no-handshake-timeout", env: "UNSAFE_NO_HANDSHAKE_TIMEOUT", usage: "allow handshake_timeout 0: a client that connects and stalls holds its socket forever",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.UnsafeNoHandshakeTimeout = b
+			return err
 		}},
 	{key: "unsafe_target", flag: "unsafe-target", env: "UNSAFE_TARGET", usage: "allow a backend that is not loopback or a unix socket (plain text leaves the host)",
 		set: func(c *Config, v string) error {
