@@ -186,3 +186,46 @@ func TestHostileHellosRefusedQuickly(t *testing.T) {
 		t.Errorf("TLS 1.0: %v", rec)
 	}
 }
+
+// Handshakes started while there was room may finish when the last slot
+// under max_connections is gone: the late one waits for a slot until its
+// handshake deadline, then is closed with its reason.
+func TestHandshakeDoneAtTheCapWaitsThenCloses(t *testing.T) {
+	cfg := baseConfig()
+	cfg.MaxConnections = 1
+	cfg.HandshakeTimeout = time.Second
+	h := start(t, cfg, nil)
+	var raws []net.Conn
+	for range 2 { // both accepted while no connection is established
+		c, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		raws = append(raws, c)
+	}
+	for h.proxy.Handshakes() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	first := tls.Client(raws[0], clientConfig(t))
+	echo(t, first) // takes the only slot
+	late := tls.Client(raws[1], clientConfig(t))
+	late.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := late.Handshake(); err != nil {
+		t.Fatalf("late handshake: %v", err)
+	}
+	if _, err := late.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("late connection: read %v, want it closed at its handshake deadline", err)
+	}
+	if rec := h.log.wait(t, "handshake refused"); rec["reason"] != ReasonConnectionLimit {
+		t.Errorf("late connection logged %v", rec)
+	}
+	first.Close()
+	h.log.wait(t, "connection closed")
+	next, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	echo(t, next)
+}
