@@ -68,47 +68,12 @@ const PanicMessage = "panic serving connection"
 // on a fresh goroutine (see [Proxy.forward]) so that this one, whose stack
 // the handshake's post-quantum arithmetic grew, exits and frees it: idle
 // connections are the many, and their memory is the product's (DESIGN.md).
-//
-// Until the client's first bytes arrive, a connection is only its socket
-// and this goroutine parked in the poller: no tls.Conn, no logger, so a
-// flood of clients that connect and stall costs little (README, "Limits").
 func (p *Proxy) handle(raw net.Conn, listener string) {
-	start := time.Now()
 	snap := p.snap.Load()
-	p.Stats.Accepted.Add(1)
-	p.Stats.Active.Add(1)
-	c := &conn{raw: raw, start: start}
+	c := &conn{raw: raw, start: time.Now()}
 	defer p.recoverConn(c)
-	p.track(c, true)
-	p.beginHandshake(c)
-	var deadline time.Time
-	if snap.HandshakeTimeout > 0 {
-		deadline = start.Add(snap.HandshakeTimeout)
-		raw.SetDeadline(deadline)
-	}
-	werr := awaitBytes(raw)
-	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
-	fc, err := forward.NewConn(raw)
-	if err != nil {
-		c.log.Error("unusable connection", "error", err)
-		p.done(c)
-		return
-	}
-	c.Conn = fc
-
-	tc := tls.Server(c, snap.TLS.TLS)
-	if werr == nil {
-		werr = tc.Handshake()
-	}
-	p.endHandshake(c)
-	if werr != nil {
-		p.refuse(c, snap, listener, werr)
-		return
-	}
-	if !p.acquire(c, deadline) {
-		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
-			"hint", "max_connections connections are established; raise max_connections or add capacity")
-		p.done(c)
+	tc, ok := p.handshake(c, snap, listener)
+	if !ok {
 		return
 	}
 	raw.SetDeadline(time.Time{})
@@ -142,6 +107,51 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 		return
 	}
 	go p.forward(c, tc, bc, snap.Forward)
+}
+
+// handshake runs the TLS handshake under the snapshot's deadline and
+// takes a slot under the connection cap; when either fails it logs why,
+// ends the connection and reports false.
+//
+// Until the client's first bytes arrive, a connection is only its socket
+// and this goroutine parked in the poller: no tls.Conn, no logger, so a
+// flood of clients that connect and stall costs little (README, "Limits").
+func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string) (*tls.Conn, bool) {
+	raw := c.raw
+	p.Stats.Accepted.Add(1)
+	p.Stats.Active.Add(1)
+	p.track(c, true)
+	p.beginHandshake(c)
+	var deadline time.Time
+	if snap.HandshakeTimeout > 0 {
+		deadline = c.start.Add(snap.HandshakeTimeout)
+		raw.SetDeadline(deadline)
+	}
+	herr := awaitBytes(raw)
+	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
+	fc, err := forward.NewConn(raw)
+	if err != nil {
+		c.log.Error("unusable connection", "error", err)
+		p.done(c)
+		return nil, false
+	}
+	c.Conn = fc
+	tc := tls.Server(c, snap.TLS.TLS)
+	if herr == nil {
+		herr = tc.Handshake()
+	}
+	p.endHandshake(c)
+	if herr != nil {
+		p.refuse(c, snap, listener, herr)
+		return nil, false
+	}
+	if !p.acquire(c, deadline) {
+		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
+			"hint", "max_connections connections are established; raise max_connections or add capacity")
+		p.done(c)
+		return nil, false
+	}
+	return tc, true
 }
 
 // refuse logs why a handshake failed and ends the connection.
