@@ -216,3 +216,20 @@ func echoLine(t testing.TB, addr string, cfg *tls.Config) {
 		t.Fatalf("echo: %q, %v", b, err)
 	}
 }
+
+// No handshake deadline only with the option that says it is unsafe: an
+// error naming the fix without it, a warning at start with it.
+func TestNoHandshakeTimeoutNeedsUnsafe(t *testing.T) {
+	cert := []string{"--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key")}
+	_, stderr, code := runBinary(t, append([]string{"check", "--handshake-timeout", "0"}, cert...)...)
+	want := "quantum-safe-proxy: error: --handshake-timeout: 0 removes the handshake deadline, so a client that connects and stalls holds its socket forever; set a duration such as 10s, or set unsafe_no_handshake_timeout (--unsafe-no-handshake-timeout) if you mean it\n"
+	if code != 78 || stderr != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	p := startProxy(t, append([]string{"--target", echoBackend(t), "--handshake-timeout", "0", "--unsafe-no-handshake-timeout"}, cert...)...)
+	rec := p.wait(t, "unsafe_no_handshake_timeout is set and handshake_timeout is 0: handshakes have no deadline; only max_handshakes bounds clients that stall")
+	if rec["level"] != "WARN" {
+		t.Errorf("warning logged at %v", rec["level"])
+	}
+	echoLine(t, p.addr, cachedClient(t))
+}
