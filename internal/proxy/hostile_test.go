@@ -1,15 +1,22 @@
 package proxy
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
 
@@ -228,4 +235,62 @@ func TestHandshakeDoneAtTheCapWaitsThenCloses(t *testing.T) {
 	}
 	defer next.Close()
 	echo(t, next)
+}
+
+// A client's SNI name reaches the proxy's real log formats escaped: one
+// line per record, no control character, whatever the name holds.
+func TestHostileSNIIsEscapedInLogs(t *testing.T) {
+	h := start(t, baseConfig(), nil)
+	const sni = "evil.example\nlevel=ERROR msg=forged\x1b[2J\r"
+	for _, format := range []string{"text", "json"} {
+		var out lockedBuffer
+		p := New(Options{Logger: logging.New(&out, format, new(slog.LevelVar))}, h.proxy.snap.Load())
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go p.Serve(ln, "test")
+		cfg := clientConfig(t)
+		cfg.ServerName = sni
+		if c, err := tls.Dial("tcp", ln.Addr().String(), cfg); err == nil {
+			c.Close() // the name does not verify, so the client refuses
+		}
+		ln.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		p.Shutdown(ctx)
+		cancel()
+		got := out.String()
+		if strings.Count(got, "\n") != 1 || strings.ContainsAny(strings.TrimSuffix(got, "\n"), "\n\r\x1b") {
+			t.Errorf("%s: the SNI name reached the log unescaped:\n%s", format, got)
+		}
+		// Both formats show the name Go-quoted; JSON encodes that string.
+		logged := ""
+		if format == "json" {
+			var m map[string]any
+			json.Unmarshal([]byte(got), &m)
+			logged, _ = m["sni"].(string)
+		} else if _, v, ok := strings.Cut(got, " sni="); ok {
+			logged, _, _ = strings.Cut(v, " pq_offered=")
+		}
+		if logged != strconv.Quote(sni) {
+			t.Errorf("%s: sni logged as %s, want %s", format, logged, strconv.Quote(sni))
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
