@@ -141,6 +141,9 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string) (*tls.Conn, 
 		herr = tc.Handshake()
 	}
 	p.endHandshake(c)
+	if herr == nil && c.evicted.Load() {
+		herr = net.ErrClosed // evicted as it finished: its socket is closed
+	}
 	if herr != nil {
 		p.refuse(c, snap, listener, herr)
 		return nil, false
