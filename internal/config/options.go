@@ -98,7 +98,7 @@ var options = []option{
 		set: func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
 	{key: "environment", env: "ENVIRONMENT", arg: "NAME", usage: "deployment label, logged at start",
 		set: func(c *Config, v string) error { c.Environment = v; return nil }},
-	{key: "handshake_timeout", flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", arg: "DURATION", usage: "limit on the TLS handshake (default 10s)",
+	{key: "handshake_timeout", flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", arg: "DURATION", usage: "limit on the TLS handshake; 0 needs --unsafe-no-handshake-timeout (default 10s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.HandshakeTimeout })},
 	{key: "dial_timeout", flag: "dial-timeout", env: "DIAL_TIMEOUT", arg: "DURATION", usage: "limit on connecting to the backend (default 5s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.DialTimeout })},
@@ -108,7 +108,7 @@ var options = []option{
 		set: durationSetter(func(c *Config) *time.Duration { return &c.CloseTimeout })},
 	{key: "drain_timeout", flag: "drain-timeout", env: "DRAIN_TIMEOUT", arg: "DURATION", usage: "how long connections may finish after SIGTERM (default 30s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.DrainTimeout })},
-	{key: "max_connections", flag: "max-connections", env: "MAX_CONNECTIONS", arg: "N", usage: "cap on concurrent connections; more wait in the kernel backlog; 0 no cap (default 10000)",
+	{key: "max_connections", flag: "max-connections", env: "MAX_CONNECTIONS", arg: "N", usage: "cap on established connections; more wait in the kernel backlog; 0 no cap (default 10000)",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
