@@ -186,7 +186,7 @@ func raiseNoFile(t *testing.T, n uint64) {
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
 	if l.Cur < n {
-		t.Skipf("RLIMIT_NOFILE hard limit %d is below the %d descriptors this test needs", l.Max, n)
+		need(t, fmt.Sprintf("%d file descriptors", n), fmt.Sprintf("the RLIMIT_NOFILE hard limit is %d; raise it (ulimit -Hn)", l.Max))
 	}
 }
 
