@@ -64,15 +64,35 @@ const (
 // process goes on, as net/http does (Server.Serve, "http: panic serving").
 const PanicMessage = "panic serving connection"
 
+// serve is the goroutine of an accepted connection. It admits it as a
+// handshake in progress and waits for the client's first bytes in a small
+// frame: until they arrive, the connection is only its socket and this
+// goroutine parked in the poller, on its smallest stack, with no tls.Conn
+// and no logger, so that a flood of clients that connect and stall costs
+// little (README, "Limits"). Then [Proxy.handle] takes over.
+func (p *Proxy) serve(raw net.Conn, listener string) {
+	snap := p.snap.Load()
+	c := &conn{raw: raw, start: time.Now()}
+	defer p.recoverConn(c)
+	p.Stats.Accepted.Add(1)
+	p.Stats.Active.Add(1)
+	p.track(c, true)
+	p.beginHandshake(c)
+	if snap.HandshakeTimeout > 0 {
+		raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
+	}
+	err := awaitBytes(raw)
+	p.handle(c, snap, listener, err)
+}
+
 // handle runs the handshake and dials the backend; forwarding then runs
 // on a fresh goroutine (see [Proxy.forward]) so that this one, whose stack
 // the handshake's post-quantum arithmetic grew, exits and frees it: idle
 // connections are the many, and their memory is the product's (DESIGN.md).
-func (p *Proxy) handle(raw net.Conn, listener string) {
-	snap := p.snap.Load()
-	c := &conn{raw: raw, start: time.Now()}
-	defer p.recoverConn(c)
-	tc, ok := p.handshake(c, snap, listener)
+// awaited is how waiting for the client's first bytes ended.
+func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) {
+	raw := c.raw
+	tc, ok := p.handshake(c, snap, listener, awaited)
 	if !ok {
 		return
 	}
@@ -109,26 +129,20 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 	go p.forward(c, tc, bc, snap.Forward)
 }
 
-// handshake runs the TLS handshake under the snapshot's deadline and
-// takes a slot under the connection cap; when either fails it logs why,
-// ends the connection and reports false.
-//
-// Until the client's first bytes arrive, a connection is only its socket
-// and this goroutine parked in the poller: no tls.Conn, no logger, so a
-// flood of clients that connect and stall costs little (README, "Limits").
-func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string) (*tls.Conn, bool) {
+// handshake runs the TLS handshake under the snapshot's deadline (set
+// by [Proxy.serve]) and takes a slot under the connection cap; when
+// either fails it logs why, ends the connection and reports false.
+func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) (*tls.Conn, bool) {
 	raw := c.raw
-	p.Stats.Accepted.Add(1)
-	p.Stats.Active.Add(1)
-	p.track(c, true)
-	p.beginHandshake(c)
 	var deadline time.Time
 	if snap.HandshakeTimeout > 0 {
 		deadline = c.start.Add(snap.HandshakeTimeout)
-		raw.SetDeadline(deadline)
 	}
-	herr := awaitBytes(raw)
 	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
+	if herr != nil { // nothing arrived: no TLS state to build
+		p.refuse(c, snap, listener, herr)
+		return nil, false
+	}
 	fc, err := forward.NewConn(raw)
 	if err != nil {
 		c.log.Error("unusable connection", "error", err)
@@ -137,9 +151,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string) (*tls.Conn, 
 	}
 	c.Conn = fc
 	tc := tls.Server(c, snap.TLS.TLS)
-	if herr == nil {
-		herr = tc.Handshake()
-	}
+	herr = tc.Handshake()
 	p.endHandshake(c)
 	if herr == nil && c.evicted.Load() {
 		herr = net.ErrClosed // evicted as it finished: its socket is closed
@@ -157,8 +169,11 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string) (*tls.Conn, 
 	return tc, true
 }
 
-// refuse logs why a handshake failed and ends the connection.
+// refuse ends a connection whose handshake failed and logs why. The
+// socket closes first, so that the client sees the end at the deadline
+// even when the log's reader lags behind.
 func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
+	c.raw.Close()
 	p.Stats.Refused.Add(1)
 	reason, hint := snap.TLS.ClassifyFirst(err, &c.hello, c.first[:c.nfirst])
 	if c.evicted.Load() {

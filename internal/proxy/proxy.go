@@ -120,7 +120,7 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 		}
 		backoff = 0
 		p.wg.Add(1)
-		go p.handle(c, name)
+		go p.serve(c, name)
 	}
 }
 
