@@ -161,6 +161,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		return nil, false
 	}
 	if !p.acquire(c, deadline) {
+		p.Stats.Refused.Add(1)
 		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
 			"hint", "max_connections connections are established; raise max_connections or add capacity")
 		p.done(c)
