@@ -70,6 +70,10 @@ func TestPanicEndsOnlyItsConnection(t *testing.T) {
 	echo(t, after)
 	after.Close()
 	h.log.waitN(t, "connection closed", 1)
+	// The accounting ends just after the closing line.
+	for deadline := time.Now().Add(5 * time.Second); h.proxy.Stats.Active.Load() != 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if n := h.proxy.Stats.Active.Load(); n != 1 {
 		t.Errorf("%d connections counted active, want 1", n)
 	}
