@@ -64,24 +64,32 @@ const (
 // process goes on, as net/http does (Server.Serve, "http: panic serving").
 const PanicMessage = "panic serving connection"
 
-// serve is the goroutine of an accepted connection. It admits it as a
-// handshake in progress and waits for the client's first bytes in a small
-// frame: until they arrive, the connection is only its socket and this
-// goroutine parked in the poller, on its smallest stack, with no tls.Conn
-// and no logger, so that a flood of clients that connect and stall costs
-// little (README, "Limits"). Then [Proxy.handle] takes over.
-func (p *Proxy) serve(raw net.Conn, listener string) {
-	snap := p.snap.Load()
+// admit counts a connection just accepted, as a handshake in progress.
+// The accept loop calls it, so that handshakes age in the order they
+// were accepted, which is the order max_handshakes evicts them in.
+func (p *Proxy) admit(raw net.Conn) *conn {
 	c := &conn{raw: raw, start: time.Now()}
-	defer p.recoverConn(c)
+	p.wg.Add(1)
 	p.Stats.Accepted.Add(1)
 	p.Stats.Active.Add(1)
 	p.track(c, true)
 	p.beginHandshake(c)
+	return c
+}
+
+// serve is the goroutine of an accepted connection. It waits for the
+// client's first bytes in a small frame: until they arrive, the
+// connection is only its socket and this goroutine parked in the poller,
+// on its smallest stack, with no tls.Conn and no logger, so that a flood
+// of clients that connect and stall costs little (README, "Limits"). Then
+// [Proxy.handle] takes over.
+func (p *Proxy) serve(c *conn, listener string) {
+	defer p.recoverConn(c)
+	snap := p.snap.Load()
 	if snap.HandshakeTimeout > 0 {
-		raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
+		c.raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
 	}
-	err := awaitBytes(raw)
+	err := awaitBytes(c.raw)
 	p.handle(c, snap, listener, err)
 }
 

@@ -119,8 +119,7 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 			continue
 		}
 		backoff = 0
-		p.wg.Add(1)
-		go p.serve(c, name)
+		go p.serve(p.admit(c), name)
 	}
 }
 
