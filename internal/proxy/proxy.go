@@ -186,7 +186,7 @@ func (p *Proxy) release() {
 func (p *Proxy) beginHandshake(c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if max := p.opts.MaxHandshakes; max > 0 && p.shaking.Len() >= max {
+	if limit := p.opts.MaxHandshakes; limit > 0 && p.shaking.Len() >= limit {
 		old := p.shaking.Remove(p.shaking.Front()).(*conn)
 		old.shaking = nil
 		old.evicted.Store(true)
