@@ -103,7 +103,14 @@ type proxyProc struct {
 	logs []map[string]any
 	more chan struct{}
 	done chan struct{}
+	// panics are the proxy's recovered-panic lines and any crash output;
+	// each fails the test: a recovered panic is still a bug.
+	panics []string
 }
+
+// panicMessage is the proxy's log line for a recovered panic
+// (proxy.PanicMessage); "panic: " starts the runtime's crash report.
+const panicMessage = "panic serving connection"
 
 // startProxy runs the binary with args (plus --listen 127.0.0.1:0 and JSON
 // logs) and waits until it listens.
@@ -132,6 +139,11 @@ func startProc(t testing.TB, cmd *exec.Cmd) *proxyProc {
 		cmd.Process.Kill()
 		<-p.done
 		cmd.Wait()
+		p.mu.Lock()
+		for _, m := range p.panics {
+			t.Errorf("the proxy panicked (a bug even when recovered): %s", m)
+		}
+		p.mu.Unlock()
 		if t.Failed() {
 			for _, l := range p.snapshot() {
 				t.Logf("proxy log: %v", l)
@@ -151,6 +163,12 @@ func (p *proxyProc) readLogs(r io.Reader) {
 			m = map[string]any{"msg": "(not JSON) " + sc.Text()}
 		}
 		p.mu.Lock()
+		if m["msg"] == panicMessage {
+			p.panics = append(p.panics, fmt.Sprintf("%v\n%v", m["panic"], m["stack"]))
+		}
+		if strings.HasPrefix(sc.Text(), "panic: ") || strings.HasPrefix(sc.Text(), "fatal error: ") {
+			p.panics = append(p.panics, sc.Text())
+		}
 		p.logs = append(p.logs, m)
 		p.mu.Unlock()
 		select {

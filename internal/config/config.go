@@ -99,8 +99,9 @@ type Config struct {
 	// (2.5), from 0 to a year (8760h); anything else is an error.
 
 	// HandshakeTimeout bounds the TLS handshake, which finishes before the
-	// backend is dialed. JSON handshake_timeout ("10s" or seconds),
-	// --handshake-timeout. Default 10s.
+	// backend is dialed; a client still handshaking then is cut (reason
+	// handshake_timeout). 0 (no limit) needs UnsafeNoHandshakeTimeout.
+	// JSON handshake_timeout ("10s" or seconds), --handshake-timeout. Default 10s.
 	HandshakeTimeout time.Duration
 	// DialTimeout bounds connecting to the backend. JSON dial_timeout,
 	// --dial-timeout. Default 5s.
@@ -118,6 +119,20 @@ type Config struct {
 	// the kernel's accept backlog. 0 means no cap. JSON max_connections,
 	// --max-connections. Default 10000.
 	MaxConnections int
+	// MaxHandshakes caps TLS handshakes in progress. They do not count
+	// against MaxConnections until they finish, so clients that connect
+	// and stall cannot take the slots of real ones; at the cap the oldest
+	// handshake in progress is cut (reason handshake_evicted), so a
+	// newcomer always gets its turn. 0 means no cap. JSON max_handshakes,
+	// --max-handshakes, QUANTUM_SAFE_PROXY_MAX_HANDSHAKES. Default 20000:
+	// with 10000 connections (two descriptors each) that is 40000 of the
+	// unit's LimitNOFILE=65536.
+	MaxHandshakes int
+	// UnsafeNoHandshakeTimeout allows HandshakeTimeout 0, which lets a
+	// client that connects and sends nothing hold a socket forever; a
+	// warning is logged at start. JSON unsafe_no_handshake_timeout,
+	// --unsafe-no-handshake-timeout. Default false.
+	UnsafeNoHandshakeTimeout bool
 	// UnsafeTarget allows a backend that is not loopback or a unix socket:
 	// the bytes then cross a network in the clear. JSON unsafe_target,
 	// --unsafe-target. Default false.
@@ -142,5 +157,6 @@ func Default() *Config {
 		CloseTimeout:     60 * time.Second,
 		DrainTimeout:     30 * time.Second,
 		MaxConnections:   10000,
+		MaxHandshakes:    20000,
 	}
 }

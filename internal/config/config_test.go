@@ -100,6 +100,11 @@ func TestErrors(t *testing.T) {
 		{name: "wrong type", file: `{"listen": ["a"]}`, want: `config.json: listen: must be a string, number or boolean, not ["a"]`},
 		{name: "half a pair", file: `{"cert_path": "a.crt"}`, want: `config.json: cert_path is set but key_path is not; add "key_path"`},
 		{name: "bad duration", args: []string{"--handshake-timeout", "soon"}, want: `--handshake-timeout: "soon" is not a duration (write e.g. 10s, 2m, or a number of seconds)`},
+		{name: "no handshake deadline", args: []string{"--handshake-timeout", "0"},
+			want: `--handshake-timeout: 0 removes the handshake deadline, so a client that connects and stalls holds its socket forever; set a duration such as 10s, or set unsafe_no_handshake_timeout (--unsafe-no-handshake-timeout) if you mean it`},
+		{name: "no handshake deadline in file", file: `{"handshake_timeout": 0}`,
+			want: `config.json: handshake_timeout: 0 removes the handshake deadline, so a client that connects and stalls holds its socket forever; set a duration such as 10s, or set unsafe_no_handshake_timeout (--unsafe-no-handshake-timeout) if you mean it`},
+		{name: "bad max_handshakes", args: []string{"--max-handshakes", "-1"}, want: `--max-handshakes: "-1" is not a whole number >= 0`},
 		{name: "unknown flag", args: []string{"--listne", "x"}, want: `--listne: unknown flag; see quantum-safe-proxy --help`},
 		{name: "unpaired flags", args: []string{"--cert", "b.crt"}, want: `--cert/--key: 2 certificates and 1 keys; give them in pairs, --cert A --key A.key --cert B --key B.key`},
 		{name: "remote target", args: []string{"--target", "10.0.0.5:80"},
@@ -216,5 +221,21 @@ func TestDurationBounds(t *testing.T) {
 		if err != nil || c.IdleTimeout != want {
 			t.Errorf("--idle-timeout %s: %v, %v; want %v", v, c, err, want)
 		}
+	}
+}
+
+// A handshake without deadline is allowed only with the option that says
+// it is unsafe; max_handshakes comes from each source.
+func TestHandshakeLimits(t *testing.T) {
+	c, err := Load([]string{"--cert", "a.crt", "--key", "a.key", "--handshake-timeout", "0", "--unsafe-no-handshake-timeout"}, nil)
+	if err != nil || c.HandshakeTimeout != 0 || !c.UnsafeNoHandshakeTimeout {
+		t.Fatalf("unsafe_no_handshake_timeout: %v, %+v", err, c)
+	}
+	if c.MaxHandshakes != 20000 {
+		t.Errorf("default max_handshakes %d, want 20000", c.MaxHandshakes)
+	}
+	c, err = Load([]string{"--cert", "a.crt", "--key", "a.key", "--from-env"}, []string{"QUANTUM_SAFE_PROXY_MAX_HANDSHAKES=7"})
+	if err != nil || c.MaxHandshakes != 7 {
+		t.Fatalf("QUANTUM_SAFE_PROXY_MAX_HANDSHAKES=7: %v, %d", err, c.MaxHandshakes)
 	}
 }

@@ -139,7 +139,7 @@ var options = []option{
 		set: func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
 	{key: "environment", env: "ENVIRONMENT", arg: "NAME", usage: "deployment label, logged at start",
 		set: func(c *Config, v string) error { c.Environment = v; return nil }},
-	{key: "handshake_timeout", flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", arg: "DURATION", usage: "limit on the TLS handshake (default 10s)",
+	{key: "handshake_timeout", flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", arg: "DURATION", usage: "limit on the TLS handshake; 0 needs --unsafe-no-handshake-timeout (default 10s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.HandshakeTimeout })},
 	{key: "dial_timeout", flag: "dial-timeout", env: "DIAL_TIMEOUT", arg: "DURATION", usage: "limit on connecting to the backend (default 5s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.DialTimeout })},
@@ -149,7 +149,7 @@ var options = []option{
 		set: durationSetter(func(c *Config) *time.Duration { return &c.CloseTimeout })},
 	{key: "drain_timeout", flag: "drain-timeout", env: "DRAIN_TIMEOUT", arg: "DURATION", usage: "how long connections may finish after SIGTERM (default 30s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.DrainTimeout })},
-	{key: "max_connections", flag: "max-connections", env: "MAX_CONNECTIONS", arg: "N", usage: "cap on concurrent connections; more wait in the kernel backlog; 0 no cap (default 10000)",
+	{key: "max_connections", flag: "max-connections", env: "MAX_CONNECTIONS", arg: "N", usage: "cap on established connections; more wait in the kernel backlog; 0 no cap (default 10000)",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
@@ -157,6 +157,21 @@ var options = []option{
 			}
 			c.MaxConnections = n
 			return nil
+		}},
+	{key: "max_handshakes", flag: "max-handshakes", env: "MAX_HANDSHAKES", arg: "N", usage: "cap on handshakes in progress, apart from max_connections; at the cap the oldest is cut; 0 no cap (default 20000)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a whole number >= 0", v)
+			}
+			c.MaxHandshakes = n
+			return nil
+		}},
+	{key: "unsafe_no_handshake_timeout", flag: "unsafe-no-handshake-timeout", env: "UNSAFE_NO_HANDSHAKE_TIMEOUT", usage: "allow handshake_timeout 0: a client that connects and stalls holds its socket forever",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.UnsafeNoHandshakeTimeout = b
+			return err
 		}},
 	{key: "unsafe_target", flag: "unsafe-target", env: "UNSAFE_TARGET", usage: "allow a backend that is not loopback or a unix socket (plain text leaves the host)",
 		set: func(c *Config, v string) error {

@@ -49,6 +49,9 @@ func (l *loader) validate() {
 	case c.MinTLSVersion == "1.2" && c.PQCMode == PQCStrict:
 		l.fail("%s: 1.2 cannot be used with pqc_mode strict: TLS 1.2 has no post-quantum key exchange; use 1.3", l.label("min_tls_version"))
 	}
+	if c.HandshakeTimeout == 0 && !c.UnsafeNoHandshakeTimeout {
+		l.fail("%s: 0 removes the handshake deadline, so a client that connects and stalls holds its socket forever; set a duration such as 10s, or set unsafe_no_handshake_timeout (--unsafe-no-handshake-timeout) if you mean it", l.label("handshake_timeout"))
+	}
 	l.expandCredentials()
 	if c.LogLevel == "trace" {
 		c.LogLevel = "debug"

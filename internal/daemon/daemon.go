@@ -50,6 +50,9 @@ func logSnapshot(log *slog.Logger, cfg *config.Config, s *proxy.Snapshot) {
 	for _, w := range s.TLS.Warnings() {
 		log.Warn(w)
 	}
+	if cfg.UnsafeNoHandshakeTimeout && cfg.HandshakeTimeout == 0 {
+		log.Warn("unsafe_no_handshake_timeout is set and handshake_timeout is 0: handshakes have no deadline; only max_handshakes bounds clients that stall")
+	}
 	if cfg.UnsafeTarget {
 		log.Warn("unsafe_target is set: plain text to the backend may leave this host", "target", cfg.Target)
 	}
@@ -102,7 +105,7 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 		d.log.Info("environment", "name", cfg.Environment)
 	}
 	logSnapshot(d.log, cfg, snap)
-	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections}, snap)
+	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snap)
 
 	var serving sync.WaitGroup
 	for _, l := range d.set.Serve {

@@ -33,6 +33,7 @@ func (d *daemon) reloadConfig() {
 		d.log.Warn("reload: " + change + " changes only with a restart; keeping the current value")
 	}
 	cfg.Listen, cfg.MaxConnections, cfg.LogFormat = d.cfg.Listen, d.cfg.MaxConnections, d.cfg.LogFormat
+	cfg.MaxHandshakes = d.cfg.MaxHandshakes
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.proxy.Swap(snap)
 	d.cfg = cfg
@@ -69,6 +70,9 @@ func (d *daemon) restartOnly(cfg *config.Config) []string {
 	}
 	if cfg.MaxConnections != d.cfg.MaxConnections {
 		out = append(out, "max_connections")
+	}
+	if cfg.MaxHandshakes != d.cfg.MaxHandshakes {
+		out = append(out, "max_handshakes")
 	}
 	if cfg.LogFormat != d.cfg.LogFormat {
 		out = append(out, "log_format")

@@ -8,8 +8,10 @@ package forward
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,7 @@ const (
 	ReasonCloseTimeout  = "close_timeout"
 	ReasonClientError   = "client_error"
 	ReasonBackendError  = "backend_error"
+	ReasonPanic         = "panic" // a bug; see Result.Panic
 )
 
 // Result is what happened on a forwarded connection.
@@ -41,6 +44,11 @@ type Result struct {
 	BytesOut int64 // backend to client, plaintext
 	Reason   string
 	Err      error // the first error that ended it, if any
+	// Panic is what the client-to-backend goroutine panicked with, if it
+	// did, and Stack its stack: Run recovers it, since only that
+	// goroutine can, ends the connection, and leaves logging to the caller.
+	Panic any
+	Stack []byte
 }
 
 type pipe struct {
@@ -51,6 +59,9 @@ type pipe struct {
 	last    atomic.Int64 // unix nanoseconds of the last bytes moved
 	halfAt  atomic.Int64 // unix nanoseconds when one direction ended; 0 if none
 	in, out int64
+
+	panicked any // set by clientToBackendUntil before done closes
+	stack    []byte
 
 	mu      sync.Mutex
 	reason  string
@@ -66,16 +77,27 @@ func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
 	// Only the TLS side reads through Read; the backend side uses readPooled.
 	client.setNonblocking()
 	done := make(chan struct{})
-	go func() {
-		p.clientToBackend()
-		close(done)
-	}()
+	go p.clientToBackendUntil(done)
 	p.backendToClient()
 	<-done
 	client.Close()
 	backend.Close()
 	// Both directions have ended; each recorded why.
-	return Result{BytesIn: p.in, BytesOut: p.out, Reason: p.reason, Err: p.err}
+	return Result{BytesIn: p.in, BytesOut: p.out, Reason: p.reason, Err: p.err, Panic: p.panicked, Stack: p.stack}
+}
+
+// clientToBackendUntil runs clientToBackend on its own goroutine and
+// closes done when it ends, a panic included: that one is recovered and
+// recorded, and ends the connection, so it cannot end the process.
+func (p *pipe) clientToBackendUntil(done chan struct{}) {
+	defer close(done)
+	defer func() {
+		if v := recover(); v != nil {
+			p.panicked, p.stack = v, debug.Stack()
+			p.finish(ReasonPanic, fmt.Errorf("panic: %v", v), true)
+		}
+	}()
+	p.clientToBackend()
 }
 
 // finish records why the connection ends. The first reason stands, except

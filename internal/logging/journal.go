@@ -43,12 +43,17 @@ func fieldName(key string) string {
 type journalHandler struct {
 	level *slog.LevelVar
 	attrs []slog.Attr
+	send  func(message string, p journal.Priority, vars map[string]string) error // journal.Send
+}
+
+func newJournalHandler(level *slog.LevelVar) *journalHandler {
+	return &journalHandler{level: level, send: journal.Send}
 }
 
 func (h *journalHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
 func (h *journalHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &journalHandler{level: h.level, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
+	return &journalHandler{level: h.level, attrs: append(append([]slog.Attr{}, h.attrs...), as...), send: h.send}
 }
 
 func (h *journalHandler) WithGroup(string) slog.Handler { return h }
@@ -56,10 +61,10 @@ func (h *journalHandler) WithGroup(string) slog.Handler { return h }
 func (h *journalHandler) Handle(_ context.Context, r slog.Record) error {
 	vars := map[string]string{"SYSLOG_IDENTIFIER": "quantum-safe-proxy"}
 	var msg strings.Builder
-	msg.WriteString(r.Message)
+	msg.WriteString(Escape(r.Message))
 	add := func(a slog.Attr) bool {
 		v := value(a.Value)
-		vars[fieldName(a.Key)] = v
+		vars[fieldName(a.Key)] = Escape(v)
 		fmt.Fprintf(&msg, " %s=%s", a.Key, quote(v))
 		return true
 	}
@@ -67,12 +72,15 @@ func (h *journalHandler) Handle(_ context.Context, r slog.Record) error {
 		add(a)
 	}
 	r.Attrs(add)
-	return journal.Send(msg.String(), priority(r.Level), vars)
+	return h.send(msg.String(), priority(r.Level), vars)
 }
 
 // value renders booleans as 1/0, so `journalctl QSP_PQ=0` works.
 func value(v slog.Value) string {
 	v = v.Resolve()
+	if err, ok := v.Any().(error); ok && v.Kind() == slog.KindAny {
+		return err.Error()
+	}
 	if v.Kind() == slog.KindBool {
 		if v.Bool() {
 			return "1"
@@ -82,8 +90,10 @@ func value(v slog.Value) string {
 	return v.String()
 }
 
+// quote writes a value into MESSAGE: Go-quoted when it is empty, holds a
+// separator, or is not all printable ([Escape]).
 func quote(s string) string {
-	if s == "" || strings.ContainsAny(s, " \"=") {
+	if s == "" || strings.ContainsAny(s, " \"=") || !printable(s) {
 		return strconv.Quote(s)
 	}
 	return s

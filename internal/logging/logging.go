@@ -1,7 +1,8 @@
 // Package logging makes the process's logger: native journald entries with
 // structured QSP_* fields when stderr is the journal (systemd.exec(5),
 // JOURNAL_STREAM), text or JSON on stderr otherwise. The level can change
-// on reload.
+// on reload. Whatever the output, no value a client chose can put a
+// newline or another control character in a line or a field ([Escape]).
 package logging
 
 import (
@@ -15,10 +16,10 @@ import (
 func New(stderr io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if f, ok := stderr.(*os.File); ok && f == os.Stderr && stderrIsJournal() {
-		return slog.New(&journalHandler{level: level})
+		return slog.New(newJournalHandler(level))
 	}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(stderr, opts))
+		return slog.New(escaping{slog.NewJSONHandler(stderr, opts)})
 	}
 	return slog.New(slog.NewTextHandler(stderr, opts))
 }

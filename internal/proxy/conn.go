@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
@@ -22,48 +27,81 @@ type conn struct {
 	start time.Time
 	log   *slog.Logger
 	attrs []slog.Attr // what the handshake settled, for the closing line
+
+	// first holds the first bytes the client sent, to classify what a
+	// refused client was speaking (tlsconf.ClassifyFirst).
+	first  [8]byte
+	nfirst int
+
+	shaking *list.Element // in Proxy.shaking while the handshake runs
+	evicted atomic.Bool   // cut at MaxHandshakes to make room
+	slot    bool          // holds a slot under MaxConnections
+	ended   bool          // done has run; owned by the goroutine serving c
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
 
-// ReasonDrainTimeout is the close reason of connections closed at shutdown.
-const ReasonDrainTimeout = "drain_timeout"
+// Read keeps the first bytes the client sent, then reads as the
+// forwarder's connection does.
+func (c *conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.nfirst < len(c.first) {
+		c.nfirst += copy(c.first[c.nfirst:], b[:n])
+	}
+	return n, err
+}
+
+// Close reasons of connections the proxy itself ends.
+const (
+	ReasonDrainTimeout     = "drain_timeout"
+	ReasonHandshakeEvicted = "handshake_evicted" // cut at max_handshakes
+	ReasonConnectionLimit  = "connection_limit"  // no slot under max_connections by the handshake deadline
+	ReasonPanic            = "panic"
+)
+
+// PanicMessage starts the error line logged, with the stack, when a
+// connection's goroutine panics; the connection is closed and the
+// process goes on, as net/http does (Server.Serve, "http: panic serving").
+const PanicMessage = "panic serving connection"
+
+// admit counts a connection just accepted, as a handshake in progress.
+// The accept loop calls it, so that handshakes age in the order they
+// were accepted, which is the order max_handshakes evicts them in.
+func (p *Proxy) admit(raw net.Conn) *conn {
+	c := &conn{raw: raw, start: time.Now()}
+	p.wg.Add(1)
+	p.Stats.Accepted.Add(1)
+	p.Stats.Active.Add(1)
+	p.track(c, true)
+	p.beginHandshake(c)
+	return c
+}
+
+// serve is the goroutine of an accepted connection. It waits for the
+// client's first bytes in a small frame: until they arrive, the
+// connection is only its socket and this goroutine parked in the poller,
+// on its smallest stack, with no tls.Conn and no logger, so that a flood
+// of clients that connect and stall costs little (README, "Limits"). Then
+// [Proxy.handle] takes over.
+func (p *Proxy) serve(c *conn, listener string) {
+	defer p.recoverConn(c)
+	snap := p.snap.Load()
+	if snap.HandshakeTimeout > 0 {
+		c.raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
+	}
+	err := awaitBytes(c.raw)
+	p.handle(c, snap, listener, err)
+}
 
 // handle runs the handshake and dials the backend; forwarding then runs
 // on a fresh goroutine (see [Proxy.forward]) so that this one, whose stack
 // the handshake's post-quantum arithmetic grew, exits and frees it: idle
 // connections are the many, and their memory is the product's (DESIGN.md).
-func (p *Proxy) handle(raw net.Conn, listener string) {
-	start := time.Now()
-	snap := p.snap.Load()
-	p.Stats.Accepted.Add(1)
-	p.Stats.Active.Add(1)
-	c := &conn{raw: raw, start: start, log: p.opts.Logger.With("client", raw.RemoteAddr().String())}
-	fc, err := forward.NewConn(raw)
-	if err != nil {
-		c.log.Error("unusable connection", "error", err)
-		p.done(c)
-		return
-	}
-	c.Conn = fc
-	p.track(c, true)
-
-	tc := tls.Server(c, snap.TLS.TLS)
-	if snap.HandshakeTimeout > 0 {
-		raw.SetDeadline(start.Add(snap.HandshakeTimeout))
-	}
-	if err := tc.Handshake(); err != nil {
-		p.Stats.Refused.Add(1)
-		reason, hint := snap.TLS.Classify(err, &c.hello)
-		args := []any{"listener", listener, "reason", reason, "error", err.Error()}
-		if c.hello.Seen {
-			args = append(args, "sni", c.hello.ServerName, "pq_offered", c.hello.PQOffered)
-		}
-		if hint != "" {
-			args = append(args, "hint", hint)
-		}
-		c.log.Warn("handshake refused", args...)
-		p.done(c)
+// awaited is how waiting for the client's first bytes ended.
+func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) {
+	raw := c.raw
+	tc, ok := p.handshake(c, snap, listener, awaited)
+	if !ok {
 		return
 	}
 	raw.SetDeadline(time.Time{})
@@ -99,9 +137,113 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 	go p.forward(c, tc, bc, snap.Forward)
 }
 
+// handshake runs the TLS handshake under the snapshot's deadline (set
+// by [Proxy.serve]) and takes a slot under the connection cap; when
+// either fails it logs why, ends the connection and reports false.
+func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) (*tls.Conn, bool) {
+	raw := c.raw
+	var deadline time.Time
+	if snap.HandshakeTimeout > 0 {
+		deadline = c.start.Add(snap.HandshakeTimeout)
+	}
+	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
+	if herr != nil { // nothing arrived: no TLS state to build
+		p.refuse(c, snap, listener, herr)
+		return nil, false
+	}
+	fc, err := forward.NewConn(raw)
+	if err != nil {
+		c.log.Error("unusable connection", "error", err)
+		p.done(c)
+		return nil, false
+	}
+	c.Conn = fc
+	tc := tls.Server(c, snap.TLS.TLS)
+	herr = tc.Handshake()
+	p.endHandshake(c)
+	if herr == nil && c.evicted.Load() {
+		herr = net.ErrClosed // evicted as it finished: its socket is closed
+	}
+	if herr != nil {
+		p.refuse(c, snap, listener, herr)
+		return nil, false
+	}
+	if !p.acquire(c, deadline) {
+		p.Stats.Refused.Add(1)
+		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
+			"hint", "max_connections connections are established; raise max_connections or add capacity")
+		p.done(c)
+		return nil, false
+	}
+	return tc, true
+}
+
+// refuse ends a connection whose handshake failed and logs why. The
+// socket closes first, so that the client sees the end at the deadline
+// even when the log's reader lags behind.
+func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
+	c.raw.Close()
+	p.Stats.Refused.Add(1)
+	reason, hint := snap.TLS.ClassifyFirst(err, &c.hello, c.first[:c.nfirst])
+	if c.evicted.Load() {
+		reason, hint = ReasonHandshakeEvicted, "more than max_handshakes handshakes were in progress; the oldest was cut"
+	}
+	args := []any{"listener", listener, "reason", reason, "error", err.Error()}
+	if c.hello.Seen {
+		args = append(args, "sni", c.hello.ServerName, "pq_offered", c.hello.PQOffered)
+	}
+	if hint != "" {
+		args = append(args, "hint", hint)
+	}
+	c.log.Warn("handshake refused", args...)
+	p.done(c)
+}
+
+// awaitBytes parks until the client has sent something (or closed, or
+// the deadline passed) without reading it: RawConn.Read calls ready
+// again each time the poller reports the socket readable.
+func awaitBytes(raw net.Conn) error {
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Read(readable)
+}
+
+// readable peeks one byte: EAGAIN means nothing yet, anything else
+// (bytes, EOF, an error) is for the TLS handshake to find.
+func readable(fd uintptr) bool {
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN
+}
+
+// recoverConn, deferred on each goroutine serving a connection, turns a
+// panic into an error line with the stack and ends that connection only.
+func (p *Proxy) recoverConn(c *conn) {
+	if v := recover(); v != nil {
+		p.logPanic(c, v, debug.Stack())
+		p.done(c)
+	}
+}
+
+func (p *Proxy) logPanic(c *conn, v any, stack []byte) {
+	p.opts.Logger.Error(PanicMessage, "client", c.raw.RemoteAddr().String(),
+		"close_reason", ReasonPanic, "panic", fmt.Sprint(v), "stack", string(stack))
+}
+
 // forward moves bytes until the connection ends, then logs its one line.
 func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
+	defer p.recoverConn(c)
+	defer bc.Close() // for a panic; forward.Run closes both otherwise
 	res := forward.Run(tc, c.Conn, bc, opts)
+	if res.Panic != nil {
+		p.logPanic(c, res.Panic, res.Stack)
+	}
 	reason := res.Reason
 	if p.aborted.Load() && res.Err != nil && errors.Is(res.Err, net.ErrClosed) {
 		reason = ReasonDrainTimeout
@@ -120,11 +262,19 @@ func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Op
 }
 
 // done ends a connection's accounting: it frees its slot under the cap.
+// It runs once, however the connection ended (a panic included).
 func (p *Proxy) done(c *conn) {
+	if c.ended {
+		return
+	}
+	c.ended = true
 	c.raw.Close()
+	p.endHandshake(c)
 	p.track(c, false)
 	p.Stats.Active.Add(-1)
-	p.release()
+	if c.slot {
+		p.release()
+	}
 	p.wg.Done()
 }
 

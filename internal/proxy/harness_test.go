@@ -49,10 +49,14 @@ func TestMain(m *testing.M) {
 }
 
 // records collects log records so that tests can assert what was logged.
+// A recovered panic is a bug all the same: [records.checkPanics] fails
+// the test for every panic line beyond those a test expects.
 type records struct {
-	mu   sync.Mutex
-	recs []map[string]string
-	ch   chan struct{}
+	mu     sync.Mutex
+	recs   []map[string]string
+	ch     chan struct{}
+	panics int // PanicMessage records
+	expect int // panics the test provokes on purpose
 }
 
 func (r *records) Enabled(context.Context, slog.Level) bool { return true }
@@ -72,6 +76,9 @@ func (r *records) add(rec slog.Record, pre []slog.Attr) error {
 	rec.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
 	r.mu.Lock()
 	r.recs = append(r.recs, m)
+	if rec.Message == PanicMessage {
+		r.panics++
+	}
 	r.mu.Unlock()
 	select {
 	case r.ch <- struct{}{}:
@@ -92,6 +99,21 @@ func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
 func (w *withAttrs) WithGroup(string) slog.Handler { return w }
 func (w *withAttrs) Handle(_ context.Context, rec slog.Record) error {
 	return w.r.add(rec, w.as)
+}
+
+// checkPanics fails t for each recovered panic the test did not provoke.
+func (r *records) checkPanics(t testing.TB) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.panics <= r.expect {
+		return
+	}
+	for _, m := range r.recs {
+		if m["msg"] == PanicMessage {
+			t.Errorf("recovered panic on a connection (a bug even though the process survived): %s\n%s", m["panic"], m["stack"])
+		}
+	}
 }
 
 // wait returns the first record with message msg, waiting up to 10 s.
@@ -185,7 +207,7 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 		t.Fatal(err)
 	}
 	rec := &records{ch: make(chan struct{}, 1)}
-	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections}, &Snapshot{
+	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, &Snapshot{
 		TLS: srv, Target: target, HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
 		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
 	})
@@ -200,6 +222,7 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		p.Shutdown(ctx)
+		rec.checkPanics(t)
 	})
 	return &harness{addr: ln.Addr().String(), log: rec, proxy: p, backend: bl}
 }

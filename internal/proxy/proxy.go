@@ -5,6 +5,7 @@
 package proxy
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"log/slog"
@@ -31,10 +32,20 @@ type Snapshot struct {
 type Options struct {
 	// Logger receives one line per connection. It must not be nil.
 	Logger *slog.Logger
-	// MaxConnections caps concurrent connections; the proxy stops
-	// accepting at the cap, so further clients wait in the kernel's
-	// backlog instead of being accepted and dropped. Zero means no cap.
+	// MaxConnections caps established connections (handshake done). At
+	// the cap the proxy stops accepting, so further clients wait in the
+	// kernel's backlog instead of being accepted and dropped; a handshake
+	// that finishes while every slot is taken waits for one until its
+	// handshake deadline, then is closed (reason connection_limit).
+	// Handshakes in progress do not count. Zero means no cap.
 	MaxConnections int
+	// MaxHandshakes caps handshakes in progress, apart from established
+	// connections, so that clients that connect and stall cannot crowd
+	// out the rest. At the cap the oldest handshake in progress is cut
+	// (reason handshake_evicted): a newcomer always gets its turn, and a
+	// stalling client's socket is reclaimed before its deadline. Zero
+	// means no cap.
+	MaxHandshakes int
 }
 
 // Stats are running totals, safe to read at any time.
@@ -52,6 +63,7 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
+	shaking list.List // handshakes in progress, oldest first; under mu
 	aborted atomic.Bool
 
 	serving atomic.Int32 // accept loops running
@@ -87,16 +99,11 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 	defer p.serving.Add(-1)
 	var backoff time.Duration
 	for {
-		if p.sem != nil {
-			select {
-			case p.sem <- struct{}{}:
-			case <-p.stop:
-				return nil // at the cap when the stop came
-			}
+		if !p.waitRoom() {
+			return nil // at the cap when the stop came
 		}
 		c, err := ln.Accept()
 		if err != nil {
-			p.release()
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -112,8 +119,7 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 			continue
 		}
 		backoff = 0
-		p.wg.Add(1)
-		go p.handle(c, name)
+		go p.serve(p.admit(c), name)
 	}
 }
 
@@ -123,10 +129,87 @@ func (p *Proxy) Healthy(n int) bool {
 	return int(p.serving.Load()) == n && p.failing.Load() == 0
 }
 
+// waitRoom waits until an established connection could start, without
+// taking its slot: the handshake takes it when it finishes. It reports
+// false when accepting stopped meanwhile.
+func (p *Proxy) waitRoom() bool {
+	if p.sem == nil {
+		return true
+	}
+	select {
+	case p.sem <- struct{}{}:
+		<-p.sem
+		return true
+	case <-p.stop:
+		return false
+	}
+}
+
+// acquire takes a slot under the connection cap for an established
+// connection, waiting for one until deadline (zero: no limit) or until
+// accepting stops.
+func (p *Proxy) acquire(c *conn, deadline time.Time) bool {
+	if p.sem == nil {
+		return true
+	}
+	select {
+	case p.sem <- struct{}{}:
+		c.slot = true
+		return true
+	default:
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case p.sem <- struct{}{}:
+		c.slot = true
+		return true
+	case <-expired:
+	case <-p.stop:
+	}
+	return false
+}
+
 func (p *Proxy) release() {
 	if p.sem != nil {
 		<-p.sem
 	}
+}
+
+// beginHandshake counts c among the handshakes in progress; at
+// MaxHandshakes it first cuts the oldest one, whose goroutine then sees
+// its socket closed and reports handshake_evicted.
+func (p *Proxy) beginHandshake(c *conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if limit := p.opts.MaxHandshakes; limit > 0 && p.shaking.Len() >= limit {
+		old := p.shaking.Remove(p.shaking.Front()).(*conn)
+		old.shaking = nil
+		old.evicted.Store(true)
+		old.raw.Close()
+	}
+	c.shaking = p.shaking.PushBack(c)
+}
+
+// endHandshake stops counting c among the handshakes in progress.
+func (p *Proxy) endHandshake(c *conn) {
+	p.mu.Lock()
+	if c.shaking != nil {
+		p.shaking.Remove(c.shaking)
+		c.shaking = nil
+	}
+	p.mu.Unlock()
+}
+
+// Handshakes is the number of handshakes in progress.
+func (p *Proxy) Handshakes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shaking.Len()
 }
 
 func (p *Proxy) track(c *conn, add bool) {

@@ -38,6 +38,11 @@ const (
 	// (handshake_server_tls13.go, "client sent unexpected early data").
 	ReasonEarlyData = "unexpected_early_data"
 	ReasonOther     = "handshake_failed"
+
+	// Reasons for clients that never got as far as a ClientHello the
+	// server could read ([Server.ClassifyFirst]).
+	ReasonSSLv2Hello     = "sslv2_hello"     // an SSL 2.0 CLIENT-HELLO (RFC 6176 prohibits SSL 2.0)
+	ReasonMalformedHello = "malformed_hello" // a TLS record that holds no readable ClientHello: truncated, oversized, garbled
 )
 
 // Classify explains why a handshake failed: a short reason for logs and
@@ -55,6 +60,8 @@ func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
 		return ReasonNotTLS, ""
 	case !h.Seen && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "connection reset")):
 		return ReasonClientGone, ""
+	case strings.Contains(msg, "client offered only unsupported versions"):
+		return ReasonProtocolVersion, "the client offers only TLS versions older than min_tls_version (SSL 3.0, TLS 1.0 and 1.1 are never served)"
 	case s.Mode == config.PQCStrict && h.Seen && !h.PQOffered:
 		return ReasonNoPQGroup, "pqc_mode strict refuses clients that offer no hybrid post-quantum group (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024)"
 	case strings.Contains(msg, "client sent unexpected early data"):
@@ -93,4 +100,33 @@ func (s *Server) noClientCertHint() string {
 		}
 	}
 	return "the client sent no certificate; client_cert_mode is required"
+}
+
+// ClassifyFirst is [Server.Classify] for a handshake whose client's first
+// bytes are known: a client that sent no ClientHello the server could read
+// is told apart by what it did send, so that scanners and broken clients
+// are refused with a reason of their own, not handshake_failed.
+func (s *Server) ClassifyFirst(err error, h *Hello, first []byte) (reason, hint string) {
+	reason, hint = s.Classify(err, h)
+	if h.Seen || len(first) == 0 || reason == ReasonTimeout {
+		return reason, hint
+	}
+	return classifyPreamble(first), ""
+}
+
+// classifyPreamble names what a client that sent first and no readable
+// ClientHello was speaking.
+func classifyPreamble(first []byte) string {
+	// An SSL 2.0 record header has the high bit of its first byte set and
+	// a message type of 1 (CLIENT-HELLO) in its third (RFC 6101,
+	// Appendix E.2); crypto/tls refuses it as a record of type 0x80.
+	if first[0]&0x80 != 0 && (len(first) < 3 || first[2] == 1) {
+		return ReasonSSLv2Hello
+	}
+	// A TLS record of type handshake (22) is the only way a TLS client
+	// may start (RFC 8446, Section 5.1); anything else is not TLS.
+	if first[0] != 22 {
+		return ReasonNotTLS
+	}
+	return ReasonMalformedHello
 }
