@@ -3,10 +3,10 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
@@ -22,6 +22,9 @@ type conn struct {
 	start time.Time
 	log   *slog.Logger
 	attrs []slog.Attr // what the handshake settled, for the closing line
+
+	backend *forward.Conn // once dialed; under Proxy.mu
+	cut     atomic.Bool   // the drain timeout cut it
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
@@ -81,7 +84,7 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 		slog.Bool("resumed", cs.DidResume),
 		slog.String("cert_alg", certAlg(&c.hello, &cs)),
 	}
-	backend, err := dial(snap)
+	backend, err := dial(p.dialCtx, snap)
 	if err != nil {
 		tc.Close()
 		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
@@ -96,6 +99,7 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 		p.done(c)
 		return
 	}
+	p.setBackend(c, bc)
 	go p.forward(c, tc, bc, snap.Forward)
 }
 
@@ -103,7 +107,7 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
 	res := forward.Run(tc, c.Conn, bc, opts)
 	reason := res.Reason
-	if p.aborted.Load() && res.Err != nil && errors.Is(res.Err, net.ErrClosed) {
+	if c.cut.Load() && (res.Aborted || res.Err != nil) {
 		reason = ReasonDrainTimeout
 	}
 	attrs := append(c.attrs,
@@ -128,12 +132,12 @@ func (p *Proxy) done(c *conn) {
 	p.wg.Done()
 }
 
-func dial(s *Snapshot) (net.Conn, error) {
+func dial(ctx context.Context, s *Snapshot) (net.Conn, error) {
 	d := net.Dialer{Timeout: s.DialTimeout}
 	if path, ok := strings.CutPrefix(s.Target, "unix:"); ok {
-		return d.Dial("unix", path)
+		return d.DialContext(ctx, "unix", path)
 	}
-	return d.Dial("tcp", s.Target)
+	return d.DialContext(ctx, "tcp", s.Target)
 }
 
 // certAlg names the served chain's key. A resumed handshake sends no
