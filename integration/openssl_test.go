@@ -3,9 +3,11 @@ package integration
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"os/exec"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,11 +76,14 @@ func TestOpenSSLVerifiesEveryKeyForm(t *testing.T) {
 	}
 }
 
-// OpenSSL asks for a key update mid-stream ("K": KeyUpdate with
-// update_requested, RFC 8446, Section 4.6.3); the proxy's answer and the
-// data after it arrive in order.
+// OpenSSL asks for a key update ("K": KeyUpdate with update_requested,
+// RFC 8446, Section 4.6.3) while the backend streams to it without
+// pause: the proxy's own KeyUpdate must slot in between the records it is
+// writing, so the numbered lines keep arriving, none lost or out of
+// order, and what the client sends under its new keys reaches the
+// backend.
 func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
-	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	p := startProxy(t, servingBothChains(streamingBackend(t))...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, openssl(t), "s_client", "-connect", p.addr)
@@ -89,23 +94,62 @@ func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
+	defer stdin.Close()
 	sc := bufio.NewScanner(stdout)
-	io.WriteString(stdin, "before key update\n")
-	var seen []string
-	for sc.Scan() {
-		switch line := sc.Text(); {
-		case strings.HasSuffix(line, "before key update"):
-			seen = append(seen, "before")
+	next, afterUpdate, requested, echoed := -1, 0, false, false
+	for sc.Scan() && (afterUpdate < 200 || !echoed) {
+		line := sc.Text()
+		var n int
+		if _, err := fmt.Sscanf(line, "line %d", &n); err != nil {
+			switch line {
+			case "KEYUPDATE":
+				afterUpdate = 1
+				io.WriteString(stdin, "after key update\n")
+			case "echo: after key update":
+				echoed = true
+			}
+			continue
+		}
+		switch {
+		case next == -1:
+			next = n // the first line read: s_client may start mid-stream
+		case n != next:
+			t.Fatalf("read %q after line %d: the stream lost or reordered bytes (key update requested: %v)", line, next-1, afterUpdate > 0)
+		}
+		next++
+		if afterUpdate > 0 {
+			afterUpdate++
+		} else if n >= 100 && !requested {
+			requested = true
 			io.WriteString(stdin, "K\n")
-		case line == "KEYUPDATE":
-			seen = append(seen, "keyupdate")
-			io.WriteString(stdin, "after key update\n")
-		case line == "after key update":
-			seen = append(seen, "after")
-			stdin.Close()
 		}
 	}
-	if strings.Join(seen, ",") != "before,keyupdate,after" {
-		t.Fatalf("saw %v, want before, keyupdate, after", seen)
+	if afterUpdate < 200 || !echoed {
+		t.Fatalf("after the key update: %d lines and echo %v, want 200 lines and the echo (stream ended: %v)", afterUpdate, echoed, sc.Err())
 	}
+}
+
+// streamingBackend writes numbered lines without pause to its first
+// connection, and puts what it reads from the client into the stream as
+// "echo: " lines.
+func streamingBackend(t *testing.T) string {
+	var mu sync.Mutex
+	return backend(t, func(c *net.TCPConn) {
+		go func() {
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				mu.Lock()
+				fmt.Fprintf(c, "echo: %s\n", sc.Text())
+				mu.Unlock()
+			}
+		}()
+		for i := 0; ; i++ {
+			mu.Lock()
+			_, err := fmt.Fprintf(c, "line %d\n", i)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	})
 }
