@@ -74,11 +74,11 @@ func trickle(c net.Conn, n, size int, gap time.Duration) []byte {
 // After the client's FIN, the backend may go on for longer than the close
 // timeout as long as bytes keep moving.
 func TestCloseTimeoutCountsFromLastProgress(t *testing.T) {
-	f := forward(t, Options{CloseTimeout: 200 * time.Millisecond})
+	f := forward(t, Options{CloseTimeout: 400 * time.Millisecond})
 	f.client.CloseWrite()
 	io.ReadAll(f.backend) // the FIN arrives
 	sentc := make(chan []byte, 1)
-	go func() { sentc <- trickle(f.backend, 10, 1024, 60*time.Millisecond) }()
+	go func() { sentc <- trickle(f.backend, 16, 1024, 50*time.Millisecond) }()
 	got, err := io.ReadAll(f.client)
 	if sent := <-sentc; err != nil || !bytes.Equal(got, sent) {
 		t.Fatalf("client read %d of %d bytes, %v; want all then a clean end", len(got), len(sent), err)
@@ -89,10 +89,10 @@ func TestCloseTimeoutCountsFromLastProgress(t *testing.T) {
 }
 
 // A write to a slow reader that moves some bytes is progress: with tiny
-// socket buffers one 64 KiB write takes several close timeouts, and the
-// connection must not be cut.
+// socket buffers one 64 KiB write takes about twice the close timeout
+// (64 reads of 1 KiB, 8 ms apart), and the connection must not be cut.
 func TestCloseTimeoutCountsPartialWrites(t *testing.T) {
-	f := forward(t, Options{CloseTimeout: 100 * time.Millisecond}, true)
+	f := forward(t, Options{CloseTimeout: 250 * time.Millisecond}, true)
 	f.client.CloseWrite()
 	io.ReadAll(f.backend)
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
@@ -101,7 +101,7 @@ func TestCloseTimeoutCountsPartialWrites(t *testing.T) {
 		f.backend.Close()
 	}()
 	var got []byte
-	buf := make([]byte, 4<<10)
+	buf := make([]byte, 1<<10)
 	for {
 		n, err := f.client.Read(buf)
 		got = append(got, buf[:n]...)
@@ -111,7 +111,7 @@ func TestCloseTimeoutCountsPartialWrites(t *testing.T) {
 		if err != nil {
 			t.Fatalf("client read %d of %d bytes, then %v", len(got), len(payload), err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(8 * time.Millisecond)
 	}
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("client read %d bytes, want %d", len(got), len(payload))
@@ -160,15 +160,15 @@ func TestCloseTimeoutResetsBackendWhenClientStopsReading(t *testing.T) {
 // The idle timeout counts from the last byte either way: one direction
 // moving keeps the other, silent, direction open.
 func TestIdleTimeoutCountsBothWays(t *testing.T) {
-	f := forward(t, Options{IdleTimeout: 150 * time.Millisecond})
+	f := forward(t, Options{IdleTimeout: 400 * time.Millisecond})
 	sentc := make(chan []byte, 1)
-	go func() { sentc <- trickle(f.backend, 12, 10, 50*time.Millisecond) }()
+	go func() { sentc <- trickle(f.backend, 16, 10, 50*time.Millisecond) }()
 	got, err := io.ReadAll(f.client)
 	if sent := <-sentc; err != nil || !bytes.Equal(got, sent) {
 		t.Fatalf("client read %q, %v; want %q then a clean end", got, err, sent)
 	}
 	f.client.Close()
-	if r := f.wait(t); r.Reason != ReasonBackendClosed || r.Aborted || r.BytesOut != 120 {
+	if r := f.wait(t); r.Reason != ReasonBackendClosed || r.Aborted || r.BytesOut != 160 {
 		t.Errorf("result %+v", r)
 	}
 }
