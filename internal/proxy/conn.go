@@ -58,6 +58,9 @@ func (p *Proxy) handle(raw net.Conn, listener string) {
 	if err := tc.Handshake(); err != nil {
 		p.Stats.Refused.Add(1)
 		reason, hint := snap.TLS.Classify(err, &c.hello)
+		if c.cut.Load() {
+			reason, hint = ReasonDrainTimeout, "" // cut by the drain timeout, not refused
+		}
 		args := []any{"listener", listener, "reason", reason, "error", err.Error()}
 		if c.hello.Seen {
 			args = append(args, "sni", c.hello.ServerName, "pq_offered", c.hello.PQOffered)

@@ -49,6 +49,9 @@ func TestDrainTimeoutCutsEveryConnection(t *testing.T) {
 	if got := h.log.wait(t, "connection closed"); got["close_reason"] != ReasonDrainTimeout {
 		t.Errorf("closing line %v, want close_reason=%s", got, ReasonDrainTimeout)
 	}
+	if got := h.log.wait(t, "handshake refused"); got["reason"] != ReasonDrainTimeout {
+		t.Errorf("handshake line %v, want reason=%s", got, ReasonDrainTimeout)
+	}
 	if _, err := silent.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("client in handshake read %v, want a connection reset", err)
 	}
