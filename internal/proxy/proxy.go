@@ -161,7 +161,10 @@ var ErrDrainTimeout = errors.New("drain timeout: open connections were closed")
 type DrainTimeoutError struct{ Cut int }
 
 func (e *DrainTimeoutError) Error() string {
-	return fmt.Sprintf("drain timeout: %d open connections were cut", e.Cut)
+	if e.Cut == 1 {
+		return "drain timeout: cut 1 open connection"
+	}
+	return fmt.Sprintf("drain timeout: cut %d open connections", e.Cut)
 }
 
 func (e *DrainTimeoutError) Is(target error) bool { return target == ErrDrainTimeout }
