@@ -158,7 +158,7 @@ func (p *pipe) clientToBackend() {
 			p.in += int64(n)
 			if werr != nil {
 				putBuf(buf)
-				p.writeFailed(ReasonBackendError, werr)
+				p.fail(ReasonBackendError, werr)
 				return
 			}
 		}
@@ -167,12 +167,8 @@ func (p *pipe) clientToBackend() {
 		case err == nil:
 			continue // the buffer filled up; more may be waiting
 		case err == errWouldBlock:
-			if werr := p.fillClient(); werr != nil {
-				if r, ok := timeoutReason(werr); ok {
-					p.finish(r, nil, true)
-				} else {
-					p.finish(ReasonClientError, werr, true)
-				}
+			if err := p.fillClient(); err != nil {
+				p.fail(ReasonClientError, err)
 				return
 			}
 		case err == io.EOF:
@@ -183,7 +179,9 @@ func (p *pipe) clientToBackend() {
 			p.backend.CloseWrite() // fails only when the backend is gone, which its reader sees
 			return
 		default:
-			p.finish(ReasonClientError, err, true)
+			// A write crypto/tls made itself (a KeyUpdate answer) may
+			// have hit a timeout; fail tells.
+			p.fail(ReasonClientError, err)
 			return
 		}
 	}
@@ -221,15 +219,15 @@ func (p *pipe) backendToClient() {
 		p.out += int64(n)
 		putBuf(buf)
 		if werr != nil {
-			p.writeFailed(ReasonClientError, werr)
+			p.fail(ReasonClientError, werr)
 			return
 		}
 	}
 }
 
-// writeFailed ends the connection after a failed write: a timeout
-// without progress, or the peer's error.
-func (p *pipe) writeFailed(reason string, err error) {
+// fail ends the connection after an error: a timeout without progress,
+// or else the peer's error, reported as reason.
+func (p *pipe) fail(reason string, err error) {
 	if r, ok := timeoutReason(err); ok {
 		p.finish(r, nil, true)
 		return
@@ -254,9 +252,5 @@ func (p *pipe) backendEnded(err error) {
 		p.client.CloseWrite()
 		return
 	}
-	if r, ok := timeoutReason(err); ok {
-		p.finish(r, nil, true)
-		return
-	}
-	p.finish(ReasonBackendError, err, true)
+	p.fail(ReasonBackendError, err)
 }
