@@ -135,10 +135,16 @@ func (p *Proxy) release() {
 	}
 }
 
+// track adds or removes c from the connections a drain timeout cuts; one
+// accepted just as the timeout ran out is cut at once.
 func (p *Proxy) track(c *conn, add bool) {
 	p.mu.Lock()
 	if add {
 		p.conns[c] = struct{}{}
+		if p.aborted.Load() {
+			c.cut.Store(true)
+			c.Abort()
+		}
 	} else {
 		delete(p.conns, c)
 	}
@@ -188,11 +194,16 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	n := p.abortAll()
-	p.opts.Logger.Warn("drain timeout: cut open connections", "connections", n)
+	if n > 0 {
+		p.opts.Logger.Warn("drain timeout: cut open connections", "connections", n)
+	}
 	select {
 	case <-done:
 	case <-time.After(abortGrace):
 		p.opts.Logger.Error("cut connections did not end", "connections", p.Stats.Active.Load())
+	}
+	if n == 0 {
+		return nil // the last ones ended just as the timeout ran out
 	}
 	return &DrainTimeoutError{Cut: n}
 }
