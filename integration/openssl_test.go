@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,34 +91,39 @@ func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
 	cmd := exec.CommandContext(ctx, openssl(t), "s_client", "-connect", p.addr)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout // s_client reports KEYUPDATE on stderr
+	// s_client reports KEYUPDATE on stderr; read apart from the data, so
+	// that it cannot land in the middle of a line.
+	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
 	defer stdin.Close()
+	keyUpdated := make(chan struct{})
+	go waitForLine(stderr, "KEYUPDATE", keyUpdated)
 	sc := bufio.NewScanner(stdout)
 	next, afterUpdate, requested, echoed := -1, 0, false, false
 	for sc.Scan() && (afterUpdate < 200 || !echoed) {
 		line := sc.Text()
-		var n int
-		if _, err := fmt.Sscanf(line, "line %d", &n); err != nil {
-			switch line {
-			case "KEYUPDATE":
-				afterUpdate = 1
-				io.WriteString(stdin, "after key update\n")
-			case "echo: after key update":
-				echoed = true
-			}
+		if requested && afterUpdate == 0 && closed(keyUpdated) {
+			afterUpdate = 1
+			io.WriteString(stdin, "after key update\n")
+		}
+		if line == "echo: after key update" {
+			echoed = true
 			continue
 		}
+		num, ok := strings.CutPrefix(line, "line ")
+		n, err := strconv.Atoi(num)
 		switch {
-		case next == -1:
-			next = n // the first line read: s_client may start mid-stream
-		case n != next:
-			t.Fatalf("read %q after line %d: the stream lost or reordered bytes (key update requested: %v)", line, next-1, afterUpdate > 0)
+		case !ok && next == -1:
+			continue // s_client's report of the handshake
+		case !ok || err != nil:
+			t.Fatalf("read %q after line %d: the stream lost or altered bytes (key update done: %v)", line, next-1, afterUpdate > 0)
+		case next != -1 && n != next:
+			t.Fatalf("read %q after line %d: the stream lost or reordered bytes (key update done: %v)", line, next-1, afterUpdate > 0)
 		}
-		next++
+		next = n + 1
 		if afterUpdate > 0 {
 			afterUpdate++
 		} else if n >= 100 && !requested {
@@ -126,6 +133,26 @@ func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
 	}
 	if afterUpdate < 200 || !echoed {
 		t.Fatalf("after the key update: %d lines and echo %v, want 200 lines and the echo (stream ended: %v)", afterUpdate, echoed, sc.Err())
+	}
+}
+
+// waitForLine closes seen when r yields the line want, and drains r.
+func waitForLine(r io.Reader, want string, seen chan<- struct{}) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if sc.Text() == want && seen != nil {
+			close(seen)
+			seen = nil
+		}
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
