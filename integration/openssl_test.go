@@ -3,9 +3,13 @@ package integration
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,38 +78,105 @@ func TestOpenSSLVerifiesEveryKeyForm(t *testing.T) {
 	}
 }
 
-// OpenSSL asks for a key update mid-stream ("K": KeyUpdate with
-// update_requested, RFC 8446, Section 4.6.3); the proxy's answer and the
-// data after it arrive in order.
+// OpenSSL asks for a key update ("K": KeyUpdate with update_requested,
+// RFC 8446, Section 4.6.3) while the backend streams to it without
+// pause: the proxy's own KeyUpdate must slot in between the records it is
+// writing, so the numbered lines keep arriving, none lost or out of
+// order, and what the client sends under its new keys reaches the
+// backend.
 func TestOpenSSLKeyUpdateMidStream(t *testing.T) {
-	p := startProxy(t, servingBothChains(echoBackend(t))...)
+	p := startProxy(t, servingBothChains(streamingBackend(t))...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, openssl(t), "s_client", "-connect", p.addr)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout // s_client reports KEYUPDATE on stderr
+	// s_client reports KEYUPDATE on stderr; read apart from the data, so
+	// that it cannot land in the middle of a line.
+	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
+	defer stdin.Close()
+	keyUpdated := make(chan struct{})
+	go waitForLine(stderr, "KEYUPDATE", keyUpdated)
 	sc := bufio.NewScanner(stdout)
-	io.WriteString(stdin, "before key update\n")
-	var seen []string
-	for sc.Scan() {
-		switch line := sc.Text(); {
-		case strings.HasSuffix(line, "before key update"):
-			seen = append(seen, "before")
-			io.WriteString(stdin, "K\n")
-		case line == "KEYUPDATE":
-			seen = append(seen, "keyupdate")
+	next, afterUpdate, requested, echoed := -1, 0, false, false
+	for sc.Scan() && (afterUpdate < 200 || !echoed) {
+		line := sc.Text()
+		if requested && afterUpdate == 0 && closed(keyUpdated) {
+			afterUpdate = 1
 			io.WriteString(stdin, "after key update\n")
-		case line == "after key update":
-			seen = append(seen, "after")
-			stdin.Close()
+		}
+		if line == "echo: after key update" {
+			echoed = true
+			continue
+		}
+		num, ok := strings.CutPrefix(line, "line ")
+		n, err := strconv.Atoi(num)
+		switch {
+		case !ok && next == -1:
+			continue // s_client's report of the handshake
+		case !ok || err != nil:
+			t.Fatalf("read %q after line %d: the stream lost or altered bytes (key update done: %v)", line, next-1, afterUpdate > 0)
+		case next != -1 && n != next:
+			t.Fatalf("read %q after line %d: the stream lost or reordered bytes (key update done: %v)", line, next-1, afterUpdate > 0)
+		}
+		next = n + 1
+		if afterUpdate > 0 {
+			afterUpdate++
+		} else if n >= 100 && !requested {
+			requested = true
+			io.WriteString(stdin, "K\n")
 		}
 	}
-	if strings.Join(seen, ",") != "before,keyupdate,after" {
-		t.Fatalf("saw %v, want before, keyupdate, after", seen)
+	if afterUpdate < 200 || !echoed {
+		t.Fatalf("after the key update: %d lines and echo %v, want 200 lines and the echo (stream ended: %v)", afterUpdate, echoed, sc.Err())
 	}
+}
+
+// waitForLine closes seen when r yields the line want, and drains r.
+func waitForLine(r io.Reader, want string, seen chan<- struct{}) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if sc.Text() == want && seen != nil {
+			close(seen)
+			seen = nil
+		}
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// streamingBackend writes numbered lines without pause to its first
+// connection, and puts what it reads from the client into the stream as
+// "echo: " lines.
+func streamingBackend(t *testing.T) string {
+	var mu sync.Mutex
+	return backend(t, func(c *net.TCPConn) {
+		go func() {
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				mu.Lock()
+				fmt.Fprintf(c, "echo: %s\n", sc.Text())
+				mu.Unlock()
+			}
+		}()
+		for i := 0; ; i++ {
+			mu.Lock()
+			_, err := fmt.Fprintf(c, "line %d\n", i)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	})
 }

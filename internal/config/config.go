@@ -106,11 +106,14 @@ type Config struct {
 	// DialTimeout bounds connecting to the backend. JSON dial_timeout,
 	// --dial-timeout. Default 5s.
 	DialTimeout time.Duration
-	// IdleTimeout closes a connection after no bytes moved either way for
-	// this long; 0 means never. JSON idle_timeout, --idle-timeout. Default 0.
+	// IdleTimeout cuts (resets) a connection after no bytes moved either
+	// way for this long, counted from the last byte; 0 means never. JSON
+	// idle_timeout, --idle-timeout. Default 0.
 	IdleTimeout time.Duration
-	// CloseTimeout is how long a half-closed connection may wait for the
-	// other direction to finish. JSON close_timeout, --close-timeout. Default 60s.
+	// CloseTimeout applies once one direction has ended (a FIN or
+	// close_notify): the other direction may go on as long as it keeps
+	// moving bytes, and is cut (reset) after this long without progress.
+	// JSON close_timeout, --close-timeout. Default 60s.
 	CloseTimeout time.Duration
 	// DrainTimeout is how long open connections may run on after SIGTERM.
 	// JSON drain_timeout, --drain-timeout. Default 30s.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -159,8 +158,9 @@ func (d *daemon) drain(sigs <-chan os.Signal) error {
 	err := d.proxy.Shutdown(ctx)
 	close(dr.done)
 	s := &d.proxy.Stats
-	if errors.Is(err, proxy.ErrDrainTimeout) {
-		d.log.Warn("stopped: connections still open at drain_timeout were cut", "cut", dr.open.Load(),
+	var cut *proxy.DrainTimeoutError
+	if errors.As(err, &cut) {
+		d.log.Warn("stopped: connections still open at drain_timeout were cut", "cut", cut.Cut,
 			"drain_timeout", d.cfg.DrainTimeout, "connections", s.Accepted.Load(), "pq", s.PQ.Load())
 		return err
 	}
@@ -178,7 +178,6 @@ type drainer struct {
 	sigs <-chan os.Signal
 	cut  context.CancelFunc // makes Shutdown close what is left
 	done chan struct{}      // closed when Shutdown has returned
-	open atomic.Int64       // connections open when the drain was cut
 }
 
 // cutAtDeadline counts the connections still open before it cancels
@@ -196,7 +195,6 @@ func (dr *drainer) cutAtDeadline() {
 		case <-dr.done:
 			return
 		}
-		dr.open.Store(dr.d.proxy.Stats.Active.Load())
 		dr.cut()
 		return
 	}

@@ -1,6 +1,9 @@
 package forward
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // bufSize is the copy buffer: four full TLS records (RFC 8446, Section
 // 5.1: at most 2^14 bytes of plaintext each), so that one read(2) from the
@@ -21,11 +24,19 @@ var pool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// buffersOut counts buffers taken and not yet returned, so tests can see
+// that idle and finished connections hold none.
+var buffersOut atomic.Int64
+
 // getBuf takes a buffer only while bytes flow; idle connections hold none.
 func getBuf() *[]byte {
+	buffersOut.Add(1)
 	b := pool.Get().(*[]byte)
 	*b = (*b)[:bufSize]
 	return b
 }
 
-func putBuf(b *[]byte) { pool.Put(b) }
+func putBuf(b *[]byte) {
+	buffersOut.Add(-1)
+	pool.Put(b)
+}

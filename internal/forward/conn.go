@@ -4,15 +4,17 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 )
 
-// errWouldBlock is what a [Conn] in non-blocking mode returns from Read
-// when it holds no bytes read ahead. It is a temporary net.Error, so
+// errWouldBlock is what a [Conn] serving from read-ahead returns from
+// Read when it holds no bytes read ahead. It is a temporary net.Error, so
 // crypto/tls keeps the connection usable (tls.Conn.readRecordOrCCS) and
-// any partial record it has read stays buffered.
+// any partial record it has read stays buffered; TestTLSSurvivesTemporaryReadError
+// pins that behaviour.
 var errWouldBlock = &wouldBlock{}
 
 type wouldBlock struct{}
@@ -30,14 +32,18 @@ func (*wouldBlock) Temporary() bool { return true }
 //     blocking read costs, and no buffer while waiting.
 //   - Under crypto/tls, [Conn.fillAhead] reads such a burst (several TLS
 //     records) and Read hands it to crypto/tls from memory; Read never
-//     touches the socket, so it returns errWouldBlock when the burst is
-//     used up and the forwarder calls fillAhead again.
+//     touches the socket (the descriptor stays in Go's usual mode), so it
+//     returns errWouldBlock when the burst is used up and the forwarder
+//     calls fillAhead again.
 //   - While corked, writes are gathered and leave in one write(2), so a
 //     TLS write of several records costs one system call.
+//   - Under the forwarder, every write re-arms its deadline from the last
+//     progress either way, so a slow but moving peer is never cut.
 type Conn struct {
 	net.Conn
-	rc       syscall.RawConn
-	nonblock bool // set once, by the reading goroutine, after the handshake
+	rc            syscall.RawConn
+	readAheadOnly bool  // set once, by the reading goroutine, after the handshake
+	pipe          *pipe // the forwarder's timers; nil until Run
 
 	// readFn is given to RawConn.Read; made once per connection, since a
 	// fresh closure per call would escape to the heap on every read.
@@ -89,11 +95,11 @@ func NewConn(c net.Conn) (*Conn, error) {
 	return fc, nil
 }
 
-// Read reads as net.Conn does until [Conn.setNonblocking]; after that it
+// Read reads as net.Conn does until [Conn.serveFromReadAhead]; after that it
 // returns bytes read ahead by [Conn.fillAhead], then the error that ended
 // the socket, or errWouldBlock.
 func (c *Conn) Read(p []byte) (int, error) {
-	if !c.nonblock || len(p) == 0 {
+	if !c.readAheadOnly || len(p) == 0 {
 		return c.Conn.Read(p)
 	}
 	if len(c.aheadBytes) == 0 {
@@ -111,7 +117,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *Conn) setNonblocking() { c.nonblock = true }
+// serveFromReadAhead makes Read hand out only what [Conn.fillAhead] read,
+// never touching the socket; the forwarder then waits for bytes without
+// holding a buffer.
+func (c *Conn) serveFromReadAhead() { c.readAheadOnly = true }
+
+// releaseAhead returns a read-ahead buffer crypto/tls never drained (the
+// connection ended with bytes unread).
+func (c *Conn) releaseAhead() {
+	if c.ahead != nil {
+		putBuf(c.ahead)
+		c.ahead, c.aheadBytes = nil, nil
+	}
+}
 
 // readPooled waits until the socket has bytes, EOF or an error (or the
 // read deadline passes), and only then reads them into a pooled buffer,
@@ -168,7 +186,33 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		c.mu.Unlock()
 	}
-	return c.Conn.Write(p)
+	return c.write(p)
+}
+
+// write sends all of p. Under the forwarder each attempt re-arms the
+// write deadline from the last progress either way: net.Conn.Write
+// returns the bytes it did send with the deadline error, and a write
+// that moved bytes is progress, so only a peer that takes nothing for the
+// whole timeout is cut.
+func (c *Conn) write(p []byte) (int, error) {
+	if c.pipe == nil {
+		return c.Conn.Write(p)
+	}
+	n := 0
+	for {
+		c.pipe.armWrite(c)
+		m, err := c.Conn.Write(p[n:])
+		n += m
+		if m > 0 {
+			c.pipe.progressed()
+		}
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if err := c.pipe.expired(); err != nil {
+			return n, err
+		}
+	}
 }
 
 // cork starts gathering writes.
@@ -189,11 +233,25 @@ func (c *Conn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.wbuf
-	_, err := c.Conn.Write(*b)
+	_, err := c.write(*b)
 	c.corked.Store(false)
 	c.wbuf = nil
 	putBuf(b)
 	return err
+}
+
+// Abort closes the connection so that the peer cannot take it for a
+// complete one: on TCP with SO_LINGER 0, so the peer gets a reset (RST)
+// instead of a FIN (socket(7), tcp(7)) and its next read fails with
+// ECONNRESET. A unix socket has no reset: closing it is all there is, and
+// its peer reads an EOF; a unix backend must tell a cut request from a
+// finished one by its own framing. Abort is safe to call at any time,
+// from any goroutine, and more than once.
+func (c *Conn) Abort() {
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		l.SetLinger(0)
+	}
+	c.Conn.Close()
 }
 
 // CloseWrite shuts down the sending side (TCP FIN), if the connection can.

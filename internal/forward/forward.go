@@ -1,8 +1,10 @@
 // Package forward moves bytes both ways between a TLS client and a plain
 // backend: half-close is propagated (client EOF -> FIN to the backend,
-// backend EOF -> close_notify to the client), a half-closed connection
-// gets a close timeout, an idle one an optional idle timeout, and a
-// connection holds a copy buffer only while bytes flow.
+// backend EOF -> close_notify to the client), idle and half-closed
+// connections are cut after a time without progress, a cut connection
+// is reset rather than closed so that neither peer takes it for a
+// complete one, and a connection holds a copy buffer only while bytes
+// flow.
 package forward
 
 import (
@@ -19,11 +21,12 @@ import (
 
 // Options tune a forwarded connection.
 type Options struct {
-	// IdleTimeout closes the connection when no bytes moved either way for
+	// IdleTimeout cuts the connection when no bytes moved either way for
 	// this long. Zero means never.
 	IdleTimeout time.Duration
-	// CloseTimeout is how long the other direction may keep going after
-	// one has ended. Zero means no limit.
+	// CloseTimeout applies once one direction has ended: the other is cut
+	// when it moves no bytes for this long (it may run as long as it
+	// keeps moving). Zero means no limit.
 	CloseTimeout time.Duration
 }
 
@@ -44,6 +47,9 @@ type Result struct {
 	BytesOut int64 // backend to client, plaintext
 	Reason   string
 	Err      error // the first error that ended it, if any
+	// Aborted is true when the connection was cut (timeout or error) and
+	// both sockets were reset rather than closed.
+	Aborted bool
 	// Panic is what the client-to-backend goroutine panicked with, if it
 	// did, and Stack its stack: Run recovers it, since only that
 	// goroutine can, ends the connection, and leaves logging to the caller.
@@ -56,8 +62,10 @@ type pipe struct {
 	tls     *tls.Conn
 	client  *Conn // under tls
 	backend *Conn
-	last    atomic.Int64 // unix nanoseconds of the last bytes moved
-	halfAt  atomic.Int64 // unix nanoseconds when one direction ended; 0 if none
+	start   time.Time
+	last    atomic.Int64 // since start, when bytes last moved either way
+	half    atomic.Bool  // one direction has ended
+	dl      sync.Mutex   // see armRead
 	in, out int64
 
 	panicked any // set by clientToBackendUntil before done closes
@@ -70,20 +78,23 @@ type pipe struct {
 }
 
 // Run forwards until both directions end or one fails, then closes both
-// connections. tc must be a finished server handshake over client.
+// connections: with a FIN after a clean end both ways, with a reset
+// (see [Conn.Abort]) when the connection was cut. tc must be a finished
+// server handshake over client.
 func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
-	p := &pipe{opts: opts, tls: tc, client: client, backend: backend}
-	p.last.Store(time.Now().UnixNano())
+	p := &pipe{opts: opts, tls: tc, client: client, backend: backend, start: time.Now()}
+	client.pipe, backend.pipe = p, p
 	// Only the TLS side reads through Read; the backend side uses readPooled.
-	client.setNonblocking()
+	client.serveFromReadAhead()
 	done := make(chan struct{})
 	go p.clientToBackendUntil(done)
 	p.backendToClient()
 	<-done
 	client.Close()
 	backend.Close()
+	client.releaseAhead()
 	// Both directions have ended; each recorded why.
-	return Result{BytesIn: p.in, BytesOut: p.out, Reason: p.reason, Err: p.err, Panic: p.panicked, Stack: p.stack}
+	return Result{BytesIn: p.in, BytesOut: p.out, Reason: p.reason, Err: p.err, Aborted: p.aborted, Panic: p.panicked, Stack: p.stack}
 }
 
 // clientToBackendUntil runs clientToBackend on its own goroutine and
@@ -103,8 +114,8 @@ func (p *pipe) clientToBackendUntil(done chan struct{}) {
 // finish records why the connection ends. The first reason stands, except
 // that the first failure (abort) replaces an orderly half-close: a
 // connection whose client closed but which then hit the close timeout
-// ended by the timeout. A failure closes both sides so that the other
-// direction stops too.
+// ended by the timeout. A failure resets both sides, so that the other
+// direction stops too and neither peer reads a clean end.
 func (p *pipe) finish(reason string, err error, abort bool) {
 	p.mu.Lock()
 	if p.reason == "" || abort && !p.aborted {
@@ -113,52 +124,22 @@ func (p *pipe) finish(reason string, err error, abort bool) {
 	p.aborted = p.aborted || abort
 	p.mu.Unlock()
 	if abort {
-		p.client.Close()
-		p.backend.Close()
+		p.client.Abort()
+		p.backend.Abort()
 	}
-}
-
-// halfClose starts the close timeout for the direction still running,
-// from src to dst: on its reads, and on its writes too, so that a peer
-// that stops reading cannot hold the connection open either.
-func (p *pipe) halfClose(src, dst *Conn) {
-	now := time.Now()
-	if !p.halfAt.CompareAndSwap(0, now.UnixNano()) {
-		return // both directions have ended
-	}
-	if p.opts.CloseTimeout > 0 {
-		src.SetReadDeadline(now.Add(p.opts.CloseTimeout))
-		dst.SetWriteDeadline(now.Add(p.opts.CloseTimeout))
-	}
-}
-
-// setIdleDeadline arms the idle timeout on src, counted from the last
-// bytes moved either way; after a half-close the close timeout rules.
-func (p *pipe) setIdleDeadline(src *Conn) {
-	if p.opts.IdleTimeout > 0 && p.halfAt.Load() == 0 {
-		src.SetReadDeadline(time.Unix(0, p.last.Load()).Add(p.opts.IdleTimeout))
-	}
-}
-
-// expired says which timeout ended a read whose deadline passed, or nil
-// when the other direction moved bytes meanwhile and waiting goes on.
-func (p *pipe) expired() error {
-	if p.halfAt.Load() != 0 {
-		return errCloseTimeout
-	}
-	if time.Since(time.Unix(0, p.last.Load())) >= p.opts.IdleTimeout {
-		return errIdle
-	}
-	return nil
 }
 
 // fillClient waits for the client's next burst, applying the idle and
 // close timeouts.
 func (p *pipe) fillClient() error {
 	for {
-		p.setIdleDeadline(p.client)
+		p.armRead(p.client)
 		err := p.client.fillAhead()
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err == nil {
+			p.progressed()
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
 		if err := p.expired(); err != nil {
@@ -171,30 +152,19 @@ func (p *pipe) fillClient() error {
 // applying the idle and close timeouts.
 func (p *pipe) readBackend() (*[]byte, int, error) {
 	for {
-		p.setIdleDeadline(p.backend)
+		p.armRead(p.backend)
 		b, n, err := p.backend.readPooled()
+		if err == nil {
+			p.progressed()
+			return b, n, nil
+		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return b, n, err
+			return nil, 0, err
 		}
 		if err := p.expired(); err != nil {
 			return nil, 0, err
 		}
 	}
-}
-
-var (
-	errIdle         = errors.New("idle timeout")
-	errCloseTimeout = errors.New("close timeout")
-)
-
-func (p *pipe) timeoutReason(err error) (string, bool) {
-	switch err {
-	case errIdle:
-		return ReasonIdle, true
-	case errCloseTimeout:
-		return ReasonCloseTimeout, true
-	}
-	return "", false
 }
 
 // clientToBackend decrypts into a pooled buffer, gathering up to four
@@ -204,12 +174,11 @@ func (p *pipe) clientToBackend() {
 		buf := getBuf()
 		n, err := p.fillFromTLS(*buf)
 		if n > 0 {
-			p.last.Store(time.Now().UnixNano())
 			_, werr := p.backend.Write((*buf)[:n])
 			p.in += int64(n)
 			if werr != nil {
 				putBuf(buf)
-				p.writeFailed(ReasonBackendError, werr)
+				p.fail(ReasonBackendError, werr)
 				return
 			}
 		}
@@ -218,12 +187,8 @@ func (p *pipe) clientToBackend() {
 		case err == nil:
 			continue // the buffer filled up; more may be waiting
 		case err == errWouldBlock:
-			if werr := p.fillClient(); werr != nil {
-				if r, ok := p.timeoutReason(werr); ok {
-					p.finish(r, nil, true)
-				} else {
-					p.finish(ReasonClientError, werr, true)
-				}
+			if err := p.fillClient(); err != nil {
+				p.fail(ReasonClientError, err)
 				return
 			}
 		case err == io.EOF:
@@ -231,10 +196,12 @@ func (p *pipe) clientToBackend() {
 			// on, after recording it: the backend may answer at once.
 			p.finish(ReasonClientClosed, nil, false)
 			p.halfClose(p.backend, p.client)
-			p.backend.CloseWrite()
+			p.backend.CloseWrite() // fails only when the backend is gone, which its reader sees
 			return
 		default:
-			p.finish(ReasonClientError, err, true)
+			// A write crypto/tls made itself (a KeyUpdate answer) may
+			// have hit a timeout; fail tells.
+			p.fail(ReasonClientError, err)
 			return
 		}
 	}
@@ -264,7 +231,6 @@ func (p *pipe) backendToClient() {
 			p.backendEnded(err)
 			return
 		}
-		p.last.Store(time.Now().UnixNano())
 		p.client.cork()
 		_, werr := p.tls.Write((*buf)[:n])
 		if uerr := p.client.uncork(); werr == nil {
@@ -273,35 +239,38 @@ func (p *pipe) backendToClient() {
 		p.out += int64(n)
 		putBuf(buf)
 		if werr != nil {
-			p.writeFailed(ReasonClientError, werr)
+			p.fail(ReasonClientError, werr)
 			return
 		}
 	}
 }
 
-// writeFailed ends the connection after a failed write: past the close
-// timeout's write deadline that is a close timeout, else the peer's error.
-func (p *pipe) writeFailed(reason string, err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) && p.halfAt.Load() != 0 {
-		p.finish(ReasonCloseTimeout, nil, true)
+// fail ends the connection after an error: a timeout without progress,
+// or else the peer's error, reported as reason.
+func (p *pipe) fail(reason string, err error) {
+	if r, ok := timeoutReason(err); ok {
+		p.finish(r, nil, true)
 		return
 	}
 	p.finish(reason, err, true)
 }
 
-// backendEnded handles the end of the backend's bytes: EOF is passed on
-// as close_notify then FIN; a timeout or an error ends the connection.
+// backendEnded handles the end of the backend's bytes: EOF, and only EOF,
+// is passed on as close_notify then FIN (RFC 8446, Section 6.1); a
+// timeout or an error resets the connection.
 func (p *pipe) backendEnded(err error) {
 	if err == io.EOF {
 		p.finish(ReasonBackendClosed, nil, false)
 		p.halfClose(p.client, p.backend)
-		p.tls.CloseWrite()
+		// A client gone meanwhile fails these too, and its reader sees
+		// that; only a close_notify the client never took is this
+		// direction's to report, as the close timeout.
+		if r, ok := timeoutReason(p.tls.CloseWrite()); ok {
+			p.finish(r, nil, true)
+			return
+		}
 		p.client.CloseWrite()
 		return
 	}
-	if r, ok := p.timeoutReason(err); ok {
-		p.finish(r, nil, true)
-		return
-	}
-	p.finish(ReasonBackendError, err, true)
+	p.fail(ReasonBackendError, err)
 }

@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,9 +36,22 @@ type conn struct {
 	evicted atomic.Bool   // cut at MaxHandshakes to make room
 	slot    bool          // holds a slot under MaxConnections
 	ended   bool          // done has run; owned by the goroutine serving c
+
+	backend *forward.Conn // once dialed; under Proxy.mu
+	cut     atomic.Bool   // the drain timeout cut it
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
+
+// abort resets the client's socket (SO_LINGER 0, as [forward.Conn.Abort]
+// does), whether or not its handshake has started, so that whatever is
+// blocked on it returns and the client sees a reset, never a clean end.
+func (c *conn) abort() {
+	if l, ok := c.raw.(interface{ SetLinger(int) error }); ok {
+		l.SetLinger(0)
+	}
+	c.raw.Close()
+}
 
 // Read keeps the first bytes the client sent, then reads as the
 // forwarder's connection does.
@@ -119,7 +131,7 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 		slog.Bool("resumed", cs.DidResume),
 		slog.String("cert_alg", certAlg(&c.hello, &cs)),
 	}
-	backend, err := dial(snap)
+	backend, err := dial(p.dialCtx, snap)
 	if err != nil {
 		tc.Close()
 		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
@@ -134,6 +146,7 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 		p.done(c)
 		return
 	}
+	p.setBackend(c, bc)
 	go p.forward(c, tc, bc, snap.Forward)
 }
 
@@ -185,7 +198,10 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	c.raw.Close()
 	p.Stats.Refused.Add(1)
 	reason, hint := snap.TLS.ClassifyFirst(err, &c.hello, c.first[:c.nfirst])
-	if c.evicted.Load() {
+	switch {
+	case c.cut.Load():
+		reason, hint = ReasonDrainTimeout, "" // cut by the drain timeout, not refused
+	case c.evicted.Load():
 		reason, hint = ReasonHandshakeEvicted, "more than max_handshakes handshakes were in progress; the oldest was cut"
 	}
 	args := []any{"listener", listener, "reason", reason, "error", err.Error()}
@@ -245,7 +261,7 @@ func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Op
 		p.logPanic(c, res.Panic, res.Stack)
 	}
 	reason := res.Reason
-	if p.aborted.Load() && res.Err != nil && errors.Is(res.Err, net.ErrClosed) {
+	if c.cut.Load() && (res.Aborted || res.Err != nil) {
 		reason = ReasonDrainTimeout
 	}
 	attrs := append(c.attrs,
@@ -278,12 +294,12 @@ func (p *Proxy) done(c *conn) {
 	p.wg.Done()
 }
 
-func dial(s *Snapshot) (net.Conn, error) {
+func dial(ctx context.Context, s *Snapshot) (net.Conn, error) {
 	d := net.Dialer{Timeout: s.DialTimeout}
 	if path, ok := strings.CutPrefix(s.Target, "unix:"); ok {
-		return d.Dial("unix", path)
+		return d.DialContext(ctx, "unix", path)
 	}
-	return d.Dial("tcp", s.Target)
+	return d.DialContext(ctx, "tcp", s.Target)
 }
 
 // certAlg names the served chain's key. A resumed handshake sends no
