@@ -58,7 +58,8 @@ func goClient(t *testing.T, certFile, keyFile string) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &tls.Config{RootCAs: poolFrom(data), ServerName: "localhost"}
+	// A session cache, as clients ship with: one that comes back resumes.
+	cfg := &tls.Config{RootCAs: poolFrom(data), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(64)}
 	if certFile != "" {
 		c, err := tls.LoadX509KeyPair(pki(certFile), pki(keyFile))
 		if err != nil {

@@ -239,7 +239,9 @@ func clientConfig(t testing.TB) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	// A session cache, as browsers and curl keep one: a client that comes
+	// back resumes, and that path must hold in every test.
+	return &tls.Config{RootCAs: pool, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(64)}
 }
 
 func withClientCert(t *testing.T, c *tls.Config, certFile, keyFile string) *tls.Config {
