@@ -131,9 +131,12 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 		slog.Bool("resumed", cs.DidResume),
 		slog.String("cert_alg", certAlg(&c.hello, &cs)),
 	}
+	// From here on the client has a finished handshake, so a plain close
+	// (even with close_notify) would read as a complete, empty answer:
+	// every end that is not the backend's own is a reset (conn.abort).
 	backend, err := dial(p.dialCtx, snap)
 	if err != nil {
-		tc.Close()
+		c.abort()
 		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
 		p.done(c)
 		return
@@ -141,7 +144,7 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	bc, err := forward.NewConn(backend)
 	if err != nil {
 		backend.Close()
-		tc.Close()
+		c.abort()
 		c.log.Error("unusable backend connection", "error", err)
 		p.done(c)
 		return
@@ -182,6 +185,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		return nil, false
 	}
 	if !p.acquire(c, deadline) {
+		c.abort() // the handshake finished: a close would look like a clean end
 		p.Stats.Refused.Add(1)
 		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
 			"hint", "max_connections connections are established; raise max_connections or add capacity")

@@ -5,10 +5,12 @@ import (
 	"crypto/mldsa"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,4 +431,24 @@ func TestGoClientResumes(t *testing.T) {
 	if resumed != 1 {
 		t.Errorf("%d connections logged resumed=true, want 1", resumed)
 	}
+}
+
+// TestBackendUnreachableResetsClient: the client's handshake has finished
+// when the backend dial fails, so a close, even with close_notify, would
+// read as a complete empty answer (Go's client reports io.EOF); the
+// client must see a reset.
+func TestBackendUnreachableResetsClient(t *testing.T) {
+	h := start(t, baseConfig(), nil)
+	h.backend.Close() // dials are refused from now on
+	c, err := tls.Dial("tcp", h.addr, clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	if err == io.EOF || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read after a failed backend dial: %v; want a connection reset, never a clean end", err)
+	}
+	h.log.wait(t, "backend unreachable")
 }
