@@ -243,10 +243,16 @@ func readable(fd uintptr) bool {
 }
 
 // recoverConn, deferred on each goroutine serving a connection, turns a
-// panic into an error line with the stack and ends that connection only.
+// panic into an error line with the stack and ends that connection only,
+// with resets: the exchange was cut, and must not look complete to either
+// side. c.backend is set, if at all, on this goroutine or before it began.
 func (p *Proxy) recoverConn(c *conn) {
 	if v := recover(); v != nil {
 		p.logPanic(c, v, debug.Stack())
+		c.abort()
+		if c.backend != nil {
+			c.backend.Abort()
+		}
 		p.done(c)
 	}
 }
@@ -259,7 +265,6 @@ func (p *Proxy) logPanic(c *conn, v any, stack []byte) {
 // forward moves bytes until the connection ends, then logs its one line.
 func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
 	defer p.recoverConn(c)
-	defer bc.Close() // for a panic; forward.Run closes both otherwise
 	res := forward.Run(tc, c.Conn, bc, opts)
 	if res.Panic != nil {
 		p.logPanic(c, res.Panic, res.Stack)
