@@ -166,7 +166,6 @@ type harness struct {
 // in front of an echo backend, or of handler when it is not nil.
 func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 	t.Helper()
-	dir := pki(t)
 	if handler == nil {
 		handler = func(c net.Conn) { io.Copy(c, c); c.Close() }
 	}
@@ -193,24 +192,8 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 			go handler(c)
 		}
 	}()
-	if cfg.Certificates == nil {
-		cfg.Certificates = []config.CertPair{
-			{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
-			{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
-		}
-	}
-	if cfg.ClientCertMode != config.ClientCertNone && cfg.CACertPath == "" {
-		cfg.CACertPath = filepath.Join(dir, certs.CABundle)
-	}
-	srv, err := tlsconf.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &records{ch: make(chan struct{}, 1)}
-	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, &Snapshot{
-		TLS: srv, Target: target, HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
-		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
-	})
+	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snapshot(t, cfg, target))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +208,28 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 		rec.checkPanics(t)
 	})
 	return &harness{addr: ln.Addr().String(), log: rec, proxy: p, backend: bl}
+}
+
+// snapshot builds what a connection gets for cfg, in front of target;
+// certificates come from the dev PKI unless cfg names them.
+func snapshot(t testing.TB, cfg *config.Config, target string) *Snapshot {
+	t.Helper()
+	dir := pki(t)
+	if cfg.Certificates == nil {
+		cfg.Certificates = []config.CertPair{
+			{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
+			{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
+		}
+	}
+	if cfg.ClientCertMode != config.ClientCertNone && cfg.CACertPath == "" {
+		cfg.CACertPath = filepath.Join(dir, certs.CABundle)
+	}
+	srv, err := tlsconf.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Snapshot{TLS: srv, Target: target, HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
+		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout}}
 }
 
 func baseConfig() *config.Config {

@@ -11,29 +11,13 @@ import (
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
-	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
 
 // reload swaps in a snapshot built from cfg, as SIGHUP does.
 func reload(t *testing.T, h *harness, cfg *config.Config) {
 	t.Helper()
-	dir := pki(t)
-	if cfg.Certificates == nil {
-		cfg.Certificates = []config.CertPair{
-			{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
-			{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
-		}
-	}
-	if cfg.ClientCertMode != config.ClientCertNone && cfg.CACertPath == "" {
-		cfg.CACertPath = filepath.Join(dir, certs.CABundle)
-	}
-	srv, err := tlsconf.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.proxy.Swap(&Snapshot{TLS: srv, Target: h.backend.Addr().String(), HandshakeTimeout: cfg.HandshakeTimeout,
-		DialTimeout: time.Second, Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout}})
+	h.proxy.Swap(snapshot(t, cfg, h.backend.Addr().String()))
 }
 
 // exchange connects, echoes one line and returns what the client saw, or
