@@ -277,8 +277,11 @@ func matchName(names []string, sni string) bool {
 		if n == sni {
 			return true
 		}
+		// A wildcard stands for exactly one label, and a label is not
+		// empty (RFC 6125 section 6.4.3): ".example.com" is no name under
+		// "*.example.com", though crypto/tls passes such an SNI on.
 		if rest, ok := strings.CutPrefix(n, "*."); ok {
-			if _, after, found := strings.Cut(sni, "."); found && after == rest {
+			if label, after, found := strings.Cut(sni, "."); found && label != "" && after == rest {
 				return true
 			}
 		}
