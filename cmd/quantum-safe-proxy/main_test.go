@@ -116,6 +116,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"certs", "init", "--dir", "d", "--ca-dir", "c"}, 78, "quantum-safe-proxy: error: certs init: --ca-dir goes with --host; use --dir DIR [--force], or --host --dir DIR --ca-dir DIR [--force]\n"},
 		{[]string{"certs", "issue-client", "--ca-dir", "ca", "--name", "a", "--key-type", "rsa"}, 78, `quantum-safe-proxy: error: certs issue-client: --key-type "rsa" is not one of mldsa, ecdsa, mldsa-ecdsa-issued` + "\n"},
 		{[]string{"certs", "issue-client", "--ca-dir=ca", "--name=../a"}, 78, `quantum-safe-proxy: error: certs issue-client: --name "../a" is not a plain name; it is the certificate's CN and the files' name` + "\n"},
+		{[]string{"certs", "issue-client", "--ca-dir=ca", "--name=a\nb\x1b"}, 78, `quantum-safe-proxy: error: certs issue-client: --name "a\nb\x1b" is not a plain name; it is the certificate's CN and the files' name` + "\n"},
 		{[]string{"certs", "issue-client", "--name", "a"}, 78, "quantum-safe-proxy: error: certs issue-client: use --ca-dir DIR --name NAME [--key-type mldsa|ecdsa|mldsa-ecdsa-issued] [--out DIR] [--force]\n"},
 		{[]string{"check", "--cert", "/nonexistent.crt", "--key", "/nonexistent.key"}, 78, "quantum-safe-proxy: error: open /nonexistent.crt: no such file or directory\n"},
 	} {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // WriteHostPKI writes the PKI a host serves with, split by who may read
@@ -71,9 +73,13 @@ const (
 var ClientKeyTypes = []string{ClientMLDSA, ClientECDSA, ClientMLDSAHybrid}
 
 // CheckClientName reports whether name can name a client certificate: it
-// becomes the CN and the files' names, so it must be a plain file name.
+// becomes the CN and the files' names, so it must be a plain file name,
+// and one of printable characters: the CN is the identity every
+// connection of that client logs, and a newline or an escape there would
+// be in every such line (and in a file name).
 func CheckClientName(name string) error {
-	if name == "" || filepath.Base(name) != name || name[0] == '.' {
+	if name == "" || filepath.Base(name) != name || name[0] == '.' || !utf8.ValidString(name) ||
+		strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) {
 		return fmt.Errorf("%q is not a plain name; it is the certificate's CN and the files' name", name)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
@@ -208,15 +209,36 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	case c.evicted.Load():
 		reason, hint = ReasonHandshakeEvicted, "more than max_handshakes handshakes were in progress; the oldest was cut"
 	}
-	args := []any{"listener", listener, "reason", reason, "error", err.Error()}
+	args := []any{"listener", listener, "reason", reason, "error", clip(err.Error())}
 	if c.hello.Seen {
-		args = append(args, "sni", c.hello.ServerName, "pq_offered", c.hello.PQOffered)
+		args = append(args, "sni", clip(c.hello.ServerName), "pq_offered", c.hello.PQOffered)
 	}
 	if hint != "" {
 		args = append(args, "hint", hint)
 	}
 	c.log.Warn("handshake refused", args...)
 	p.done(c)
+}
+
+// maxClientText bounds, in bytes, a client-chosen string in a refusal
+// line. A ClientHello may be 64 KiB: its server name nearly all of it, or
+// tens of thousands of cipher suites that crypto/tls lists in its error
+// ("client offered: [...]"), so one hello would log a line of 150 KB and
+// more (240 KB once quoted), a cheap way to flood the journal. A DNS name
+// is at most 253 bytes (RFC 1035 section 2.3.4), so no real name is cut.
+const maxClientText = 512
+
+// clip shortens s to maxClientText bytes, on a rune boundary, and says
+// how long it was.
+func clip(s string) string {
+	if len(s) <= maxClientText {
+		return s
+	}
+	n := maxClientText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:n], len(s))
 }
 
 // awaitBytes parks until the client has sent something (or closed, or

@@ -21,8 +21,10 @@ import (
 //     keeps resumption. Keys are random, live only in memory, and a new one
 //     is made every [TicketKeyRotation]; each key opens tickets for
 //     [TicketKeyLifetime] and is then forgotten. A TLS 1.2 ticket holds the
-//     session's master secret, so this bounds how long a recorded TLS 1.2
-//     connection can be opened with stolen keys; TLS 1.3 resumption here is
+//     session's master secret, and a resumption re-seals the same secret
+//     in a new ticket (crypto/tls handshake_server.go), so a recorded TLS
+//     1.2 session can be opened with stolen keys for at most
+//     [MaxSessionAge] plus [TicketKeyLifetime]; TLS 1.3 resumption here is
 //     always psk_dhe_ke (crypto/tls handshake_server_tls13.go,
 //     checkForResumption), so a fresh (post-quantum) key exchange protects
 //     every resumed connection whatever becomes of the ticket. Go's own

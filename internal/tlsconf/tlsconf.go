@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
@@ -261,13 +262,23 @@ func (s *Server) choose(chi *tls.ClientHelloInfo) *certs.Chain {
 	}
 	// Then the first chain this name may have, for the client to refuse;
 	// a chain bound to other names is never served (it would tell anyone
-	// who asks the names it is for).
+	// who asks the names it is for). One usable at the client's version
+	// comes first: to a TLS 1.2 client, crypto/tls refuses an ML-DSA chain
+	// with internal_error and "ML-DSA certificates require TLS 1.3", which
+	// would hide the real cause (most often no cipher suite in common).
+	tls13 := slices.Contains(chi.SupportedVersions, tls.VersionTLS13)
+	var fallback *certs.Chain
 	for i, c := range s.Chains {
 		if len(s.names[i]) == 0 || matchName(s.names[i], chi.ServerName) {
-			return c
+			if tls13 || !certs.IsMLDSA(c.Leaf().PublicKey) {
+				return c
+			}
+			if fallback == nil {
+				fallback = c
+			}
 		}
 	}
-	return nil
+	return fallback
 }
 
 func matchName(names []string, sni string) bool {
@@ -277,8 +288,11 @@ func matchName(names []string, sni string) bool {
 		if n == sni {
 			return true
 		}
+		// A wildcard stands for exactly one label, and a label is not
+		// empty (RFC 6125 section 6.4.3): ".example.com" is no name under
+		// "*.example.com", though crypto/tls passes such an SNI on.
 		if rest, ok := strings.CutPrefix(n, "*."); ok {
-			if _, after, found := strings.Cut(sni, "."); found && after == rest {
+			if label, after, found := strings.Cut(sni, "."); found && label != "" && after == rest {
 				return true
 			}
 		}

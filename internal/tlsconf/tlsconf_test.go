@@ -39,6 +39,7 @@ func TestMatchName(t *testing.T) {
 		{[]string{"*.example.com"}, "a.example.com", true},
 		{[]string{"*.example.com"}, "a.b.example.com", false},
 		{[]string{"*.example.com"}, "example.com", false},
+		{[]string{"*.example.com"}, ".example.com", false},
 		{[]string{"pq.example.com"}, "", false},
 	} {
 		if got := matchName(tc.names, tc.sni); got != tc.want {

@@ -1,0 +1,29 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+)
+
+// A TLS 1.2 client that offers only CBC suites, which the proxy no longer
+// serves, is refused with handshake_failure, and the log says it offered
+// no suite in common, not that ML-DSA needs TLS 1.3 (what crypto/tls says,
+// with internal_error, when the ML-DSA chain is the one it is handed).
+func TestCBCOnlyClientIsToldWhy(t *testing.T) {
+	h := start(t, baseConfig(), nil) // the ML-DSA chain first, then ECDSA
+	cc := clientConfig(t)
+	cc.MaxVersion = tls.VersionTLS12
+	cc.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}
+	c, err := tls.Dial("tcp", h.addr, cc)
+	if err == nil {
+		c.Close()
+		t.Fatal("a CBC-only TLS 1.2 client was served")
+	}
+	if !strings.Contains(err.Error(), "handshake failure") {
+		t.Errorf("the client saw %v, want a handshake_failure alert", err)
+	}
+	if rec := h.log.wait(t, "handshake refused"); !strings.Contains(rec["error"], "no cipher suite supported by both client and server") {
+		t.Errorf("refusal logged %v, want crypto/tls's cipher suite error", rec)
+	}
+}
