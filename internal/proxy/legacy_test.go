@@ -23,7 +23,7 @@ func TestCBCOnlyClientIsToldWhy(t *testing.T) {
 	if !strings.Contains(err.Error(), "handshake failure") {
 		t.Errorf("the client saw %v, want a handshake_failure alert", err)
 	}
-	if rec := h.log.wait(t, "handshake refused"); !strings.Contains(rec["error"], "no cipher suite supported by both client and server") {
-		t.Errorf("refusal logged %v, want crypto/tls's cipher suite error", rec)
+	if rec := h.log.wait(t, "handshake refused"); !strings.Contains(rec["error"], "no cipher suite supported by both client and server") || rec["reason"] != "no_shared_cipher" {
+		t.Errorf("refusal logged %v, want reason no_shared_cipher and crypto/tls's cipher suite error", rec)
 	}
 }

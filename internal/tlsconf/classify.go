@@ -37,7 +37,11 @@ const (
 	// never do); crypto/tls refuses such a ClientHello outright
 	// (handshake_server_tls13.go, "client sent unexpected early data").
 	ReasonEarlyData = "unexpected_early_data"
-	ReasonOther     = "handshake_failed"
+	// ReasonNoSharedCipher: the client offers no cipher suite served here;
+	// TLS 1.2 is served with ECDHE and AEAD suites only (no CBC, no RSA
+	// key exchange), so old TLS 1.2 clients and scanners land here.
+	ReasonNoSharedCipher = "no_shared_cipher"
+	ReasonOther          = "handshake_failed"
 
 	// Reasons for clients that never got as far as a ClientHello the
 	// server could read ([Server.ClassifyFirst]).
@@ -82,6 +86,8 @@ func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
 		strings.Contains(msg, "remote error: tls: unknown certificate authority"),
 		strings.Contains(msg, "remote error: tls: certificate unknown"):
 		return ReasonClientRefused, "the client does not trust the chain it was served; check with `quantum-safe-proxy check` which chain each kind of client gets"
+	case strings.Contains(msg, "no cipher suite supported by both client and server"):
+		return ReasonNoSharedCipher, "the client offers no suite served here; TLS 1.2 gets ECDHE with AES-GCM or ChaCha20-Poly1305 only, so CBC-only clients must be upgraded"
 	case strings.Contains(msg, "protocol version"):
 		return ReasonProtocolVersion, ""
 	}

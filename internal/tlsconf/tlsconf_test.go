@@ -67,6 +67,7 @@ func TestClassify(t *testing.T) {
 		{hybrid, errors.New("tls: client sent unexpected early data"), Hello{Seen: true, PQOffered: true}, ReasonEarlyData},
 		{strict, fmt.Errorf("wrapped: %w", errClientIssuerNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientChainNotPQ},
 		{hybrid, errors.New("remote error: tls: bad certificate"), Hello{Seen: true}, ReasonClientRefused},
+		{hybrid, errors.New("tls: no cipher suite supported by both client and server; client offered: [c027]"), Hello{Seen: true}, ReasonNoSharedCipher},
 		{hybrid, errors.New("tls: something else"), Hello{Seen: true}, ReasonOther},
 	} {
 		if got, _ := tc.s.Classify(tc.err, &tc.hello); got != tc.want {
