@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,9 +45,13 @@ func bootBox(t *testing.T, name string) *sdbox {
 	if tool == "" {
 		t.Skip("QSP_SDBOX is not set; `make test-systemd` and `make test-package` run this test")
 	}
-	if c, err := tls.Dial("tcp", "127.0.0.1:8443", &tls.Config{InsecureSkipVerify: true}); err == nil {
-		c.Close()
-		t.Fatal("something already listens on 127.0.0.1:8443, where the shipped socket unit listens; stop it first")
+	// The box shares the host's network: the shipped socket's port and the
+	// demo backend's must be free, or the suite would wait on a stranger.
+	for _, port := range []string{"8443", "6000"} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("something already listens on 127.0.0.1:%s, which the box's units use; stop it first", port)
+		}
 	}
 	b := &sdbox{t: t, tool: tool, name: name}
 	b.run("up", "--fresh")
