@@ -63,6 +63,10 @@ type Conn struct {
 	corked atomic.Bool
 	mu     sync.Mutex
 	wbuf   *[]byte
+
+	// queued is what [Conn.unsent] said after the last write or the last
+	// look at an expired deadline; see pipe.drained.
+	queued atomic.Int64
 }
 
 // NewConn wraps c, which must be a *net.TCPConn or *net.UnixConn (or
@@ -206,13 +210,27 @@ func (c *Conn) write(p []byte) (int, error) {
 		if m > 0 {
 			c.pipe.progressed()
 		}
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err == nil {
+			c.queued.Store(int64(c.unsent()))
+			return n, nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
 		if err := c.pipe.expired(); err != nil {
 			return n, err
 		}
 	}
+}
+
+// drained reports whether the peer took bytes the kernel held for it
+// since queued was set and has more to take, and sets queued anew. An
+// emptied queue is not progress now: its last bytes may have left long
+// ago.
+func (c *Conn) drained() bool {
+	q := int64(c.unsent())
+	prev := c.queued.Swap(q)
+	return q > 0 && q < prev
 }
 
 // cork starts gathering writes.

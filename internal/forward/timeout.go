@@ -67,10 +67,26 @@ func (p *pipe) expired() error {
 	switch {
 	case !ok || time.Now().Before(d):
 		return nil
+	case p.drained():
+		p.progressed()
+		return nil
 	case p.half.Load():
 		return errCloseTimeout
 	}
 	return errIdle
+}
+
+// drained reports whether either peer took bytes the kernel held for it
+// since the last look (see [Conn.unsent]), and looks again. A write
+// returns once its bytes are in the socket's send buffer, which holds
+// megabytes; a slow client still reading them after the backend went
+// quiet or closed is progress, or the timeout would reset the
+// connection and throw away an answer the backend sent whole. Bytes the
+// peer took since the last write count as progress when the deadline
+// passes, so a peer that stops reading is cut after one to two timeouts.
+func (p *pipe) drained() bool {
+	client, backend := p.client.drained(), p.backend.drained()
+	return client || backend
 }
 
 // halfClose switches the direction still running, from src to dst, to

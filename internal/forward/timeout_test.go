@@ -11,7 +11,7 @@ import (
 // when neither is set.
 func TestInactivityTimers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := &pipe{opts: Options{IdleTimeout: time.Second, CloseTimeout: 2 * time.Second}, start: time.Now()}
+		p := &pipe{opts: Options{IdleTimeout: time.Second, CloseTimeout: 2 * time.Second}, start: time.Now(), client: &Conn{}, backend: &Conn{}}
 		expect := func(when string, want error) {
 			t.Helper()
 			if got := p.expired(); got != want {
@@ -43,7 +43,7 @@ func TestInactivityTimers(t *testing.T) {
 
 func TestNoTimeoutsNeverExpire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := &pipe{start: time.Now()}
+		p := &pipe{start: time.Now(), client: &Conn{}, backend: &Conn{}}
 		time.Sleep(24 * time.Hour)
 		if _, ok := p.deadline(); ok || p.expired() != nil {
 			t.Error("a connection without idle or close timeout expired")
