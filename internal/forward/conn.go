@@ -64,8 +64,9 @@ type Conn struct {
 	mu     sync.Mutex
 	wbuf   *[]byte
 
-	// queued is what [Conn.unsent] said after the last write or the last
-	// look at an expired deadline; see pipe.drained.
+	// queued is one more than what [Conn.unsent] said at the last look at
+	// an expired deadline, or 0 when a write moved bytes since; see
+	// [Conn.drained].
 	queued atomic.Int64
 }
 
@@ -209,12 +210,9 @@ func (c *Conn) write(p []byte) (int, error) {
 		n += m
 		if m > 0 {
 			c.pipe.progressed()
+			c.queued.Store(0) // the next look at an expired deadline starts afresh
 		}
-		if err == nil {
-			c.queued.Store(int64(c.unsent()))
-			return n, nil
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
 		if err := c.pipe.expired(); err != nil {
@@ -223,14 +221,18 @@ func (c *Conn) write(p []byte) (int, error) {
 	}
 }
 
-// drained reports whether the peer took bytes the kernel held for it
-// since queued was set and has more to take, and sets queued anew. An
-// emptied queue is not progress now: its last bytes may have left long
-// ago.
+// drained reports, when a deadline has expired, whether the peer may
+// still be taking bytes the kernel holds for it, and remembers how many
+// there are. At the first look since the last write any bytes still
+// queued count (the peer has had one timeout to take them, and may be
+// slow); at later looks only fewer than before do. So a peer that stops
+// reading is cut after one to two timeouts, and the write path pays no
+// system call for this. An emptied queue is not progress: its last bytes
+// may have left long ago.
 func (c *Conn) drained() bool {
 	q := int64(c.unsent())
-	prev := c.queued.Swap(q)
-	return q > 0 && q < prev
+	prev := c.queued.Swap(q+1) - 1 // queued holds unsent+1; 0: not looked since the last write
+	return q > 0 && (prev < 0 || q < prev)
 }
 
 // cork starts gathering writes.
