@@ -138,7 +138,11 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	backend, err := dial(p.dialCtx, snap)
 	if err != nil {
 		c.abort()
-		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+		if c.cut.Load() { // the drain timeout cancelled the dial
+			c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", append(c.attrs, slog.String("close_reason", ReasonDrainTimeout))...)
+		} else {
+			c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+		}
 		p.done(c)
 		return
 	}
