@@ -72,6 +72,19 @@ func echoBackend(t testing.TB) string { return namedBackend(t, "") }
 // echoes.
 func namedBackend(t testing.TB, name string) string {
 	t.Helper()
+	return serveEach(t, func(c net.Conn) {
+		if name != "" {
+			io.WriteString(c, name+"\n")
+		}
+		io.Copy(c, c)
+		c.Close()
+	})
+}
+
+// serveEach listens on loopback and runs serve on its own goroutine for
+// every connection, until the test ends.
+func serveEach(t testing.TB, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -83,13 +96,7 @@ func namedBackend(t testing.TB, name string) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				if name != "" {
-					io.WriteString(c, name+"\n")
-				}
-				io.Copy(c, c)
-				c.Close()
-			}()
+			go serve(c)
 		}
 	}()
 	return ln.Addr().String()

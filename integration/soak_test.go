@@ -216,21 +216,7 @@ func seedBytes(seed uint64) [32]byte {
 // soakBackend reads the header, sends the bytes it asks for while it
 // reads the rest, then the SHA-256 of what it read, and closes.
 func soakBackend(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveSoak(c)
-		}
-	}()
-	return ln.Addr().String()
+	return serveEach(t, serveSoak)
 }
 
 func serveSoak(c net.Conn) {
