@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
+)
+
+// handshake runs the TLS handshake under the snapshot's deadline (set
+// by [Proxy.serve]) and takes a slot under the connection cap; when
+// either fails it logs why, ends the connection and reports false.
+func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) (*tls.Conn, bool) {
+	raw := c.raw
+	var deadline time.Time
+	if snap.HandshakeTimeout > 0 {
+		deadline = c.start.Add(snap.HandshakeTimeout)
+	}
+	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
+	if herr != nil { // nothing arrived: no TLS state to build
+		p.refuse(c, snap, listener, herr)
+		return nil, false
+	}
+	fc, err := forward.NewConn(raw)
+	if err != nil {
+		c.log.Error("unusable connection", "error", err)
+		p.done(c)
+		return nil, false
+	}
+	c.Conn = fc
+	tc := tls.Server(c, snap.TLS.TLS)
+	herr = tc.Handshake()
+	p.endHandshake(c)
+	if herr == nil && c.evicted.Load() {
+		herr = net.ErrClosed // evicted as it finished: its socket is closed
+	}
+	if herr != nil {
+		p.refuse(c, snap, listener, herr)
+		return nil, false
+	}
+	if !p.acquire(c, deadline) {
+		c.abort() // the handshake finished: a close would look like a clean end
+		p.Stats.Refused.Add(1)
+		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
+			"hint", "max_connections connections are established; raise max_connections or add capacity")
+		p.done(c)
+		return nil, false
+	}
+	return tc, true
+}
+
+// refuse ends a connection whose handshake failed and logs why. The
+// socket closes first, so that the client sees the end at the deadline
+// even when the log's reader lags behind.
+func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
+	c.raw.Close()
+	p.Stats.Refused.Add(1)
+	reason, hint := snap.TLS.ClassifyFirst(err, &c.hello, c.first[:c.nfirst])
+	switch {
+	case c.cut.Load():
+		reason, hint = ReasonDrainTimeout, "" // cut by the drain timeout, not refused
+	case c.evicted.Load():
+		reason, hint = ReasonHandshakeEvicted, "more than max_handshakes handshakes were in progress; the oldest was cut"
+	}
+	args := []any{"listener", listener, "reason", reason, "error", clip(err.Error())}
+	if c.hello.Seen {
+		args = append(args, "sni", clip(c.hello.ServerName), "pq_offered", c.hello.PQOffered)
+	}
+	if hint != "" {
+		args = append(args, "hint", hint)
+	}
+	c.log.Warn("handshake refused", args...)
+	p.done(c)
+}
+
+// maxClientText bounds, in bytes, a client-chosen string in a refusal
+// line. A ClientHello may be 64 KiB: its server name nearly all of it, or
+// tens of thousands of cipher suites that crypto/tls lists in its error
+// ("client offered: [...]"), so one hello would log a line of 150 KB and
+// more (240 KB once quoted), a cheap way to flood the journal. A DNS name
+// is at most 253 bytes (RFC 1035 section 2.3.4), so no real name is cut.
+const maxClientText = 512
+
+// clip shortens s to maxClientText bytes, on a rune boundary, and says
+// how long it was.
+func clip(s string) string {
+	if len(s) <= maxClientText {
+		return s
+	}
+	n := maxClientText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:n], len(s))
+}
+
+// awaitBytes parks until the client has sent something (or closed, or
+// the deadline passed) without reading it: RawConn.Read calls ready
+// again each time the poller reports the socket readable.
+func awaitBytes(raw net.Conn) error {
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Read(readable)
+}
+
+// readable peeks one byte: EAGAIN means nothing yet, anything else
+// (bytes, EOF, an error) is for the TLS handshake to find.
+func readable(fd uintptr) bool {
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN
+}
