@@ -2,8 +2,10 @@ package tlsconf
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
@@ -122,6 +124,16 @@ func (s *Server) Warnings() []string {
 			out = append(out, fmt.Sprintf("%s: %v; clients will refuse it", c.CertPath, err))
 		}
 	}
+	for i, c := range s.Chains {
+		for _, n := range s.names[i] {
+			if !covers(c.Leaf(), n) {
+				out = append(out, fmt.Sprintf("%s is bound to server name %q, which the certificate does not cover; clients asking for it will refuse the certificate", c.CertPath, n))
+			}
+		}
+	}
+	if s.ClassicalIssuer && s.Mode != config.PQCStrict {
+		out = append(out, "strict_client_classical_issuer does nothing unless pqc_mode is strict")
+	}
 	for _, r := range s.Roots {
 		if certs.IsMLDSA(r.PublicKey) {
 			out = append(out, fmt.Sprintf("client CA %s is ML-DSA: OpenSSL clients withhold client leaves it signed (Go lists no ML-DSA in signature_algorithms_cert, go.dev/issue/82536); Go clients are fine, OpenSSL clients need an ML-DSA key issued by an ECDSA CA", r.Subject))
@@ -149,4 +161,13 @@ func tlsVersion(v uint16) string {
 		return "1.3"
 	}
 	return "1.2"
+}
+
+// covers reports whether leaf's names cover a server_names entry; for a
+// wildcard entry, any one name under it stands for the rest.
+func covers(leaf *x509.Certificate, name string) bool {
+	if rest, ok := strings.CutPrefix(name, "*."); ok {
+		name = "quantum-safe-proxy-check." + rest
+	}
+	return leaf.VerifyHostname(name) == nil
 }

@@ -213,3 +213,30 @@ func TestDescribeNameBinding(t *testing.T) {
 		}
 	}
 }
+
+// check warns about bindings that cannot work: a server name the bound
+// certificate does not cover, and the strict-issuer option outside strict
+// mode; a covered name gets no warning.
+func TestWarnsAboutBindingsThatCannotWork(t *testing.T) {
+	cfg := config.Default()
+	cfg.StrictClientClassicalIssuer = true
+	cfg.Certificates = []config.CertPair{{CertPath: "../../testdata/mldsa65.crt", KeyPath: "../../testdata/mldsa65-seed.key",
+		ServerNames: []string{"localhost", "pq.example.com", "*.example.com"}}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(s.Warnings(), "\n")
+	for _, want := range []string{
+		`../../testdata/mldsa65.crt is bound to server name "pq.example.com", which the certificate does not cover; clients asking for it will refuse the certificate`,
+		`../../testdata/mldsa65.crt is bound to server name "*.example.com", which the certificate does not cover; clients asking for it will refuse the certificate`,
+		"strict_client_classical_issuer does nothing unless pqc_mode is strict",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `"localhost"`) {
+		t.Errorf("a covered name was warned about:\n%s", got)
+	}
+}
