@@ -16,6 +16,9 @@ import (
 	"time"
 )
 
+// The tests count pooled buffers (see buffersOut).
+func init() { countBuffers = true }
+
 var (
 	certOnce sync.Once
 	testCert tls.Certificate
