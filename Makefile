@@ -6,12 +6,13 @@ export GOTOOLCHAIN := go1.27.4
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-# OpenSSL >= 3.5, the independent peer of the integration tests. Point
-# QSP_OPENSSL at your own; by default the project's helper provides one.
-QSP_OPENSSL ?= $(abspath ../shared/tools/openssl35)
-export QSP_OPENSSL
+# OpenSSL 3.5 or later, the independent peer of the integration tests and
+# of make run's proof: QSP_OPENSSL if you set it, else this helper, which
+# runs the system's openssl when it is recent enough and otherwise fetches
+# Debian 13's once into ~/.cache/quantum-safe-proxy (see its header).
+OPENSSL := integration/tools/openssl35
 
-.PHONY: all build run certs test test-unit test-integration test-systemd soak package test-package bench vet fuzz fuzz-ci clean
+.PHONY: all build run certs test test-deps test-unit test-integration test-systemd soak package test-package bench vet fuzz fuzz-ci clean
 
 all: build
 
@@ -25,19 +26,22 @@ certs: certs/ca.crt
 
 # The demo: an echo backend on 127.0.0.1:6000 and the proxy on 127.0.0.1:8443.
 run: build certs
+	@$(OPENSSL) version >/dev/null
 	@echo
 	@echo "In another terminal, watch a post-quantum handshake and an echo:"
 	@echo
-	@echo "  $(QSP_OPENSSL) s_client -connect 127.0.0.1:8443 -CAfile certs/ca.crt -verify_return_error"
+	@echo "  $(OPENSSL) s_client -connect 127.0.0.1:8443 -CAfile certs/ca.crt -verify_return_error"
 	@echo
-	@echo "(look for 'Negotiated TLS1.3 group: X25519MLKEM768' and 'Peer signature type: mldsa65', then type a line)"
+	@echo "Look for 'Negotiated TLS1.3 group: X25519MLKEM768' and 'Peer signature type: mldsa65',"
+	@echo "then type a line. (That command is OpenSSL 3.5: $$($(OPENSSL) --which).)"
+	@echo "The proxy warns once that browsers would get the ML-DSA chain: they advertise ML-DSA"
+	@echo "but trust no ML-DSA root. This demo's clients are OpenSSL and Go; README, 'Browsers'."
 	@echo
 	@./bin/demo-backend --listen 127.0.0.1:6000 & backend=$$!; \
 	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
 	./bin/quantum-safe-proxy --listen 127.0.0.1:8443 --target 127.0.0.1:6000 \
 		--cert certs/server-mldsa.crt --key certs/server-mldsa.key \
-		--cert certs/server-ecdsa.crt --key certs/server-ecdsa.key \
-		--client-cert-mode optional --ca-cert certs/ca.crt
+		--cert certs/server-ecdsa.crt --key certs/server-ecdsa.key
 
 STATICCHECK_VERSION := v0.8.2
 
@@ -46,10 +50,23 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l cmd internal integration)" || { gofmt -l cmd internal integration; exit 1; }
 
-test: vet test-unit test-integration
+# Everything, with a summary at the end: which suites ran, what each
+# skipped and why, and the command that runs what did not. With CI=true a
+# skipped test fails its suite. Needs root for the systemd container and
+# to install missing Debian packages (test-deps); without root, those
+# tests skip and say so.
+REPORT     := bin/test-report
+TESTREPORT := $(GO) run ./integration/testreport -dir $(REPORT)
+test:
+	@rm -rf $(REPORT)
+	@$(MAKE) --no-print-directory test-deps vet test-unit test-integration test-systemd test-package; \
+	  status=$$?; $(TESTREPORT) -summary || status=1; exit $$status
+
+test-deps:
+	@integration/tools/test-deps
 
 test-unit:
-	$(GO) test -race -count=1 ./cmd/... ./internal/...
+	$(TESTREPORT) -suite unit -- -race -count=1 ./cmd/... ./internal/... ./integration/testreport
 
 # Every fuzz target of the repository for FUZZTIME each: go test -fuzz
 # takes one target per run, so each package that has one is asked for its
@@ -71,9 +88,10 @@ fuzz:
 fuzz-ci:
 	$(MAKE) fuzz FUZZTIME=30s
 
-# End-to-end tests of the built binary against OpenSSL 3.5 and Chromium.
+# End-to-end tests of the built binary against OpenSSL 3.5, Chromium,
+# testssl.sh and Go clients; the systemd and package tests have their own.
 test-integration:
-	$(GO) test -count=1 -timeout 15m ./integration/...
+	$(TESTREPORT) -suite integration -- -count=1 -timeout 15m -skip '^(TestSystemdBox|TestPackage)' ./integration/
 
 # The soak for longer than the short run in test-integration: 1,000
 # clients checking every byte by SHA-256 while SIGHUP lands every 100 ms
@@ -86,7 +104,7 @@ soak:
 # The units under a real systemd (PID 1) in a container on this machine.
 QSP_SDBOX ?= $(abspath ../shared/tools/sdbox)
 test-systemd:
-	QSP_SDBOX=$(QSP_SDBOX) $(GO) test -count=1 -timeout 10m -run 'TestSystemdBox' -v ./integration/
+	QSP_SDBOX=$(QSP_SDBOX) $(TESTREPORT) -suite systemd -v -- -count=1 -timeout 10m -run '^TestSystemdBox' ./integration/
 
 # Packages: .deb and .rpm for each architecture, into dist/. nfpm is
 # pinned: v2.46.0 and later need modules the module proxy here refuses.
@@ -117,7 +135,7 @@ package: $(NFPM)
 # smoke-installs the .rpm) under a real systemd.
 test-package: package
 	QSP_DIST=$(abspath $(DIST)) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SDBOX=$(QSP_SDBOX) \
-	  $(GO) test -count=1 -timeout 20m -run 'TestPackage' -v ./integration/
+	  $(TESTREPORT) -suite package -v -- -count=1 -timeout 20m -run '^TestPackage' ./integration/
 
 # In-process benchmarks, then the binaries under load: the proxy and the
 # naive baseline pinned to CPU 1, the load generator to CPU 0.

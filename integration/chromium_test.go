@@ -23,12 +23,13 @@ import (
 func TestChromiumNegotiatesX25519MLKEM768(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
-		need(t, "chromium", "apt-get install chromium")
+		need(t, "chromium", "apt-get install chromium (make test-deps does it, as root)")
 	}
 	certutil, err := exec.LookPath("certutil")
 	if err != nil {
-		need(t, "certutil", "apt-get install libnss3-tools")
+		need(t, "certutil", "apt-get install libnss3-tools (make test-deps does it, as root)")
 	}
+	peerVersion(chromium, "--version")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

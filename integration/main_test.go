@@ -2,8 +2,9 @@
 // peers this project did not write: OpenSSL 3.5 (s_client), headless
 // Chromium, and Go's TLS client. It needs:
 //
-//   - QSP_OPENSSL: an openssl command of version 3.5 or later (the
-//     Makefile points it at ../shared/tools/openssl35);
+//   - OpenSSL 3.5 or later: QSP_OPENSSL if set, else tools/openssl35
+//     (the system's openssl when recent enough, else Debian 13's,
+//     fetched once into a cache);
 //   - chromium and certutil (Debian packages chromium, libnss3-tools) for
 //     the browser test.
 //
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -220,20 +222,86 @@ func (p *proxyProc) wait(t testing.TB, msg string, nth ...int) map[string]any {
 	}
 }
 
-// openssl returns the OpenSSL >= 3.5 command, or fails/skips.
+// openssl returns the OpenSSL >= 3.5 command, or fails (CI) or skips.
 func openssl(t testing.TB) string {
 	t.Helper()
-	path := os.Getenv("QSP_OPENSSL")
-	if path == "" {
-		need(t, "OpenSSL 3.5 (QSP_OPENSSL)", "set QSP_OPENSSL to an openssl >= 3.5, e.g. ../shared/tools/openssl35")
+	peerOpenSSL.once.Do(resolveOpenSSL)
+	if peerOpenSSL.err != nil {
+		need(t, "OpenSSL 3.5", peerOpenSSL.err.Error())
 	}
-	out, err := exec.Command(path, "version").Output()
-	if err != nil || !strings.HasPrefix(string(out), "OpenSSL 3.") || strings.HasPrefix(string(out), "OpenSSL 3.0") ||
-		strings.HasPrefix(string(out), "OpenSSL 3.1") || strings.HasPrefix(string(out), "OpenSSL 3.2") ||
-		strings.HasPrefix(string(out), "OpenSSL 3.3") || strings.HasPrefix(string(out), "OpenSSL 3.4") {
-		need(t, "OpenSSL 3.5", fmt.Sprintf("%s version: %q, %v", path, out, err))
+	return peerOpenSSL.path
+}
+
+var peerOpenSSL struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// resolveOpenSSL finds OpenSSL 3.5 or later once per run: QSP_OPENSSL if
+// set, else the project's tools/openssl35, which runs the system openssl
+// when it is 3.5 or later and otherwise Debian 13's, fetched once into a
+// cache. The peer it found is printed for the test summary.
+func resolveOpenSSL() {
+	p := &peerOpenSSL
+	p.path = os.Getenv("QSP_OPENSSL")
+	how := "QSP_OPENSSL"
+	if p.path == "" {
+		p.path, _ = filepath.Abs("tools/openssl35")
+		how = "integration/tools/openssl35"
 	}
-	return path
+	fix := "unset QSP_OPENSSL to let integration/tools/openssl35 provide one, or point it at an openssl 3.5 or later"
+	if how != "QSP_OPENSSL" {
+		fix = "see the error above; or set QSP_OPENSSL to an openssl 3.5 or later"
+	}
+	cmd := exec.Command(p.path, "version")
+	cmd.Stderr = os.Stderr // the helper says when it fetches
+	out, err := cmd.Output()
+	version, _, _ := strings.Cut(strings.TrimSpace(string(out)), " (")
+	switch {
+	case err != nil:
+		p.err = fmt.Errorf("%s=%s: %v; %s", how, p.path, err, fix)
+	case !atLeast35(version):
+		p.err = fmt.Errorf("%s=%s is %q, not 3.5 or later; %s", how, p.path, version, fix)
+	default:
+		if how != "QSP_OPENSSL" {
+			if which, err := exec.Command(p.path, "--which").Output(); err == nil {
+				how += ": " + strings.TrimSpace(string(which))
+			}
+		}
+		fmt.Printf("peer: %s (%s)\n", version, how)
+	}
+}
+
+var (
+	colours       = regexp.MustCompile("\x1b\\[[0-9;]*m")
+	versionNumber = regexp.MustCompile(`\d+\.\d+`)
+)
+
+// peerVersion prints the first line of a peer's version output that has
+// a version number in it, for the test summary.
+func peerVersion(command string, args ...string) {
+	out, _ := exec.Command(command, args...).Output()
+	text := colours.ReplaceAllString(string(out), "") // testssl.sh's
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.Join(strings.Fields(line), " "); versionNumber.MatchString(line) {
+			fmt.Printf("peer: %s (%s)\n", line, command)
+			return
+		}
+	}
+}
+
+// atLeast35 reads `openssl version`: "OpenSSL 3.5.9 29 Sep 2026".
+func atLeast35(version string) bool {
+	f := strings.Fields(version)
+	if len(f) < 2 || f[0] != "OpenSSL" {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(f[1], "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 3 || major == 3 && minor >= 5
 }
 
 // sclient is the outcome of one `openssl s_client` session.

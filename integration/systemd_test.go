@@ -100,7 +100,7 @@ func jsonConfig(target string, extra string) string {
 func TestSocketActivationAndNotifyOrder(t *testing.T) {
 	activate, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
-		need(t, "systemd-socket-activate", "apt-get install systemd")
+		need(t, "systemd-socket-activate", "apt-get install systemd (Debian's systemd package has it)")
 	}
 	notify := newNotifySocket(t)
 	cfgPath := filepath.Join(t.TempDir(), "config.json")
@@ -207,7 +207,7 @@ func TestPassedNonListeningSocketIsAnError(t *testing.T) {
 func TestAdminSocketIsReserved(t *testing.T) {
 	activate, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
-		need(t, "systemd-socket-activate", "apt-get install systemd")
+		need(t, "systemd-socket-activate", "apt-get install systemd (Debian's systemd package has it)")
 	}
 	https, admin := freePort(t), freePort(t)
 	args := append([]string{"-l", https, "-l", admin, "--fdname=https:admin", binary, "--log-format", "json"}, servingBothChains(echoBackend(t))...)

@@ -39,8 +39,9 @@ func TestTestsslFindsNothingAboveLow(t *testing.T) {
 	}
 	testssl, err := exec.LookPath("testssl")
 	if err != nil {
-		need(t, "testssl", "apt-get install testssl.sh")
+		need(t, "testssl", "apt-get install testssl.sh (make test-deps does it, as root)")
 	}
+	peerVersion(testssl, "--version")
 	p := startProxy(t, "--target", echoBackend(t), "--min-tls-version", "1.2",
 		"--cert", pki("server-ecdsa.crt"), "--key", pki("server-ecdsa.key"),
 		"--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key"))

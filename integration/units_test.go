@@ -14,7 +14,7 @@ import (
 func TestServiceSecurityExposure(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		need(t, "systemd-analyze", "apt-get install systemd")
+		need(t, "systemd-analyze", "apt-get install systemd (Debian's systemd package has it)")
 	}
 	for _, unit := range []string{"../systemd/quantum-safe-proxy.service", "../systemd/quantum-safe-proxy@.service"} {
 		out, err := exec.Command(analyze, "security", "--offline=true", unit).CombinedOutput()

@@ -1,0 +1,277 @@
+// Testreport runs one test suite through `go test -json` and prints what
+// go test prints, plus every skipped test with its reason as it happens;
+// then, with -summary, one screen over all the suites of a `make test`
+// run: which ran, which were skipped or not run, the command that would
+// run each, and the peers the tests used.
+//
+//	testreport -dir DIR -suite NAME [-v] -- GO-TEST-ARGS...
+//	testreport -dir DIR -summary
+//
+// A suite's record is DIR/NAME.json. With CI set (CI=true), a suite in
+// which any test skipped fails: under CI every test must run.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// suites are those `make test` runs, in order, and the command that runs
+// each alone.
+var suites = []struct{ name, command string }{
+	{"unit", "make test-unit"},
+	{"integration", "make test-integration"},
+	{"systemd", "make test-systemd"},
+	{"package", "make test-package"},
+}
+
+// record is what one suite did; it is written to DIR/SUITE.json.
+type record struct {
+	Suite   string        `json:"suite"`
+	OK      bool          `json:"ok"`
+	Passed  int           `json:"passed"`
+	Failed  int           `json:"failed"`
+	Skipped []skip        `json:"skipped"`
+	Peers   []string      `json:"peers"`
+	Elapsed time.Duration `json:"elapsed"`
+	Problem string        `json:"problem,omitempty"` // why the suite failed beyond its tests
+}
+
+type skip struct {
+	Test   string `json:"test"`
+	Reason string `json:"reason"`
+}
+
+func main() {
+	dir := flag.String("dir", "bin/test-report", "where the suites' records are kept")
+	suite := flag.String("suite", "", "the suite to run: "+suiteNames())
+	summary := flag.Bool("summary", false, "print the summary of the suites recorded in -dir")
+	verbose := flag.Bool("v", false, "print every line the tests print, not only failures and skips")
+	flag.Parse()
+	if *summary {
+		os.Exit(printSummary(os.Stdout, *dir))
+	}
+	if *suite == "" || flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "testreport: need -suite NAME -- GO-TEST-ARGS (or -summary)")
+		os.Exit(2)
+	}
+	os.Exit(runSuite(*dir, *suite, *verbose, flag.Args()))
+}
+
+func suiteNames() string {
+	var names []string
+	for _, s := range suites {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// runSuite runs go test -json with args and records the outcome.
+func runSuite(dir, suite string, verbose bool, args []string) int {
+	start := time.Now()
+	cmd := exec.Command("go", append([]string{"test", "-json"}, args...)...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testreport:", err)
+		return 1
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "testreport:", err)
+		return 1
+	}
+	rec := readEvents(stdout, os.Stdout, verbose)
+	waitErr := cmd.Wait()
+	rec.Suite, rec.Elapsed = suite, time.Since(start).Round(time.Second)
+	rec.OK = waitErr == nil && rec.Failed == 0
+	if waitErr != nil && rec.Failed == 0 {
+		rec.Problem = "go test: " + waitErr.Error()
+	}
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && len(rec.Skipped) > 0 {
+		rec.OK = false
+		rec.Problem = fmt.Sprintf("CI=%s and %d tests skipped: under CI every test must run", ci, len(rec.Skipped))
+		fmt.Println("testreport:", rec.Problem)
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		fmt.Fprintln(os.Stderr, "testreport:", err)
+		return 1
+	}
+	if !rec.OK {
+		return 1
+	}
+	return 0
+}
+
+// event is one line of `go test -json` (go doc cmd/test2json).
+type event struct {
+	Action  string
+	Package string
+	Test    string
+	Output  string
+	Elapsed float64
+}
+
+// readEvents prints what plain go test would (package results and the
+// output of failed tests), each skip with its reason, and every line that
+// names a peer; with verbose, every line. It counts the results.
+func readEvents(r io.Reader, w io.Writer, verbose bool) *record {
+	rec := &record{}
+	held := map[string][]string{} // output of tests still running, by package and test
+	seenPeer := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		var e event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			fmt.Fprintln(w, sc.Text()) // not an event: go test's own message
+			continue
+		}
+		key := e.Package + " " + e.Test
+		switch e.Action {
+		case "output", "build-output":
+			if peer, ok := strings.CutPrefix(strings.TrimSpace(e.Output), "peer: "); ok && !seenPeer[peer] {
+				seenPeer[peer] = true
+				rec.Peers = append(rec.Peers, peer)
+				if !verbose {
+					fmt.Fprint(w, e.Output)
+				}
+			}
+			switch {
+			case verbose:
+				fmt.Fprint(w, e.Output)
+			case e.Test != "":
+				held[key] = append(held[key], e.Output)
+			case e.Output != "PASS\n" && e.Output != "FAIL\n" && !strings.HasPrefix(e.Output, "testing: warning: no tests"):
+				fmt.Fprint(w, e.Output) // ok/FAIL lines, build errors, a test binary's crash
+			}
+		case "pass":
+			if e.Test != "" {
+				rec.Passed++
+			}
+			delete(held, key)
+		case "fail":
+			if e.Test != "" {
+				rec.Failed++
+				if !verbose {
+					fmt.Fprint(w, strings.Join(held[key], ""))
+				}
+			}
+			delete(held, key)
+		case "skip":
+			if e.Test != "" { // a package-level skip means no test files
+				reason := skipReason(held[key])
+				rec.Skipped = append(rec.Skipped, skip{Test: shortPackage(e.Package) + " " + e.Test, Reason: reason})
+				if !verbose {
+					fmt.Fprintf(w, "--- SKIP: %s (%s): %s\n", e.Test, shortPackage(e.Package), reason)
+				}
+			}
+			delete(held, key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		rec.Problem = "reading go test -json: " + err.Error()
+		rec.Failed++
+	}
+	return rec
+}
+
+// skipReason is the last line a skipped test logged, without the
+// "file_test.go:12: " that testing puts before it.
+func skipReason(output []string) string {
+	lines := strings.Split(strings.Join(output, ""), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(lines[i])
+		if line == "" || strings.HasPrefix(line, "--- SKIP") || strings.HasPrefix(line, "=== ") {
+			continue
+		}
+		if file, msg, ok := strings.Cut(line, ": "); ok && strings.Contains(file, "_test.go:") {
+			return msg
+		}
+		return line
+	}
+	return "(no reason given)"
+}
+
+// shortPackage is an import path without the module's own prefix.
+func shortPackage(pkg string) string {
+	return strings.TrimPrefix(pkg, "github.com/quantum-safe-proxy/quantum-safe-proxy/")
+}
+
+func writeRecord(dir string, rec *record) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, rec.Suite+".json"), data, 0o644)
+}
+
+// printSummary prints one screen over the suites recorded in dir and
+// returns 1 if a suite failed. A skip fails only under CI, where the suite's
+// own run already failed.
+func printSummary(w io.Writer, dir string) int {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Test summary")
+	fmt.Fprintf(w, "  %-12s %-8s %6s %6s %7s %7s\n", "suite", "result", "passed", "failed", "skipped", "time")
+	var passed, failed, skipped int
+	var peers, skips, problems []string
+	ok := true
+	for _, s := range suites {
+		data, err := os.ReadFile(filepath.Join(dir, s.name+".json"))
+		if err != nil {
+			fmt.Fprintf(w, "  %-12s %-8s %6s %6s %7s %7s   run it: %s\n", s.name, "not run", "-", "-", "-", "-", s.command)
+			continue
+		}
+		var rec record
+		if err := json.Unmarshal(data, &rec); err != nil {
+			fmt.Fprintf(w, "  %-12s unreadable record in %s: %v\n", s.name, dir, err)
+			ok = false
+			continue
+		}
+		result := "ok"
+		switch {
+		case !rec.OK:
+			result = "FAILED"
+			ok = false
+		case len(rec.Skipped) > 0:
+			result = "partial"
+		}
+		fmt.Fprintf(w, "  %-12s %-8s %6d %6d %7d %7s\n", s.name, result, rec.Passed, rec.Failed, len(rec.Skipped), rec.Elapsed)
+		passed, failed, skipped = passed+rec.Passed, failed+rec.Failed, skipped+len(rec.Skipped)
+		peers = append(peers, rec.Peers...)
+		for _, sk := range rec.Skipped {
+			skips = append(skips, fmt.Sprintf("%s: %s", sk.Test, sk.Reason))
+		}
+		if rec.Problem != "" {
+			problems = append(problems, s.name+": "+rec.Problem)
+		}
+	}
+	section(w, "Peers the tests used (none of them written by this project):", peers)
+	section(w, "Skipped, and how to run each:", skips)
+	section(w, "Problems:", problems)
+	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	if !ok || failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func section(w io.Writer, title string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, title)
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
