@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the ML-DSA fixtures with OpenSSL 3.5, the peer whose key forms
 # the proxy must read (RFC 9881 / draft-ietf-lamps-dilithium-certificates
-# PKCS#8 CHOICE: seed, expandedKey, or both). Run from testdata/:
-#   OPENSSL=../../shared/tools/openssl35 ./gen-mldsa-keys.sh
+# PKCS#8 CHOICE: seed, expandedKey, or both). OPENSSL overrides the
+# project's OpenSSL 3.5 helper:
+#   testdata/gen-mldsa-keys.sh
 set -euo pipefail
-openssl=${OPENSSL:-openssl}
 cd "$(dirname "$0")"
+openssl=${OPENSSL:-../integration/tools/openssl35}
 # OpenSSL's default output: SEQUENCE { seed, expandedKey }.
 $openssl genpkey -algorithm ML-DSA-65 -out mldsa65-both.key
 $openssl pkey -in mldsa65-both.key -provparam ml-dsa.output_formats=seed-only -out mldsa65-seed.key
