@@ -35,7 +35,7 @@ run: build certs
 	@echo "Look for 'Negotiated TLS1.3 group: X25519MLKEM768' and 'Peer signature type: mldsa65',"
 	@echo "then type a line. (That command is OpenSSL 3.5: $$($(OPENSSL) --which).)"
 	@echo "The proxy warns once that browsers would get the ML-DSA chain: they advertise ML-DSA"
-	@echo "but trust no ML-DSA root. This demo's clients are OpenSSL and Go; README, 'Browsers'."
+	@echo "but trust no ML-DSA root. This demo's clients are OpenSSL and Go (README: What it does)."
 	@echo
 	@./bin/demo-backend --listen 127.0.0.1:6000 & backend=$$!; \
 	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
