@@ -87,7 +87,13 @@ func namedBackend(t testing.TB, name string) string {
 // every connection, until the test ends.
 func serveEach(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveEachOn(t, "127.0.0.1:0", serve)
+}
+
+// serveEachOn is serveEach on addr.
+func serveEachOn(t testing.TB, addr string, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // sdbox runs the proxy's units under a real systemd (PID 1) in a
 // container on this machine; QSP_SDBOX names the sdbox tool (`make
 // test-systemd` sets it). The container shares the host's network, so the
-// socket unit's 0.0.0.0:8443 is reached from here.
+// socket unit's port 8443 is reached from here, over IPv4 and IPv6.
 type sdbox struct {
 	t    *testing.T
 	tool string
@@ -77,6 +77,7 @@ func TestSystemdBox(t *testing.T) {
 	if r := runSClient(t, "127.0.0.1:8443", "-groups", legacyGroups, "-sigalgs", legacySigalgs); !r.echoed || r.group != "X25519" {
 		t.Fatalf("legacy client: group %q echoed %v", r.group, r.echoed)
 	}
+	ipv6Client(t, b)
 
 	// `systemctl reload` while a connection is open.
 	ca := filepath.Join(t.TempDir(), "ca.crt")
@@ -97,6 +98,27 @@ func TestSystemdBox(t *testing.T) {
 	restartUnderLoad(t, b, rotated)
 	checkJournal(t, b)
 	stopCutsWithoutFailing(t, b, rotated)
+}
+
+// ipv6Client: a PQ client over the IPv6 loopback reaches the backend
+// through the shipped socket unit, and the journal names it by its IPv6
+// address.
+func ipv6Client(t *testing.T, b *sdbox) {
+	r := runSClient(t, "[::1]:8443")
+	if r.group != "X25519MLKEM768" || r.peerSig != "mldsa65" || !r.echoed {
+		t.Errorf("client over [::1]:8443: group %q signature %q echoed %v\n%s", r.group, r.peerSig, r.echoed, r.out)
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out := b.exec("journalctl", "--no-pager", "-o", "json", "-u", "quantum-safe-proxy.service", "QSP_PQ=1")
+		if strings.Contains(out, `"QSP_CLIENT_ADDR":"[::1]:`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no journal entry with QSP_CLIENT_ADDR=[::1]:PORT for the client over IPv6:\n%s", out)
+			return
+		}
+	}
 }
 
 // stopCutsWithoutFailing stops the service while a connection is still
@@ -206,7 +228,7 @@ func install(t *testing.T, b *sdbox) {
 	b.exec("sh", "-c", "chgrp quantum-safe-proxy-keys /etc/quantum-safe-proxy/certs/*.key && chmod 0640 /etc/quantum-safe-proxy/certs/*.key")
 	cfg := filepath.Join(dir, "config.json")
 	os.WriteFile(cfg, []byte(`{
-  "listen": "0.0.0.0:8443",
+  "listen": "[::]:8443",
   "target": "127.0.0.1:6000",
   "certificates": [
     {"cert_path": "/etc/quantum-safe-proxy/certs/server-mldsa.crt", "key_path": "/etc/quantum-safe-proxy/certs/server-mldsa.key"},

@@ -50,7 +50,10 @@ type CertPair struct {
 // from [Default].
 type Config struct {
 	// Listen is the TCP address to accept TLS on when systemd passes no
-	// socket. JSON listen, --listen, QUANTUM_SAFE_PROXY_LISTEN. Default 0.0.0.0:8443.
+	// socket. An unspecified host ([::], 0.0.0.0 or none) is every
+	// address, IPv6 and IPv4, on one dual-stack socket (see package
+	// listen). JSON listen, --listen, QUANTUM_SAFE_PROXY_LISTEN. Default
+	// [::]:8443.
 	Listen string
 	// Target is the backend: "host:port" or "unix:/path", resolved for every
 	// connection. It must be loopback or a unix socket unless UnsafeTarget.
@@ -149,7 +152,10 @@ type Config struct {
 // Default returns the defaults, those of the Rust project where it has one.
 func Default() *Config {
 	return &Config{
-		Listen:           "0.0.0.0:8443",
+		// The Rust project's 0.0.0.0:8443 served IPv4 only; [::]:8443
+		// serves IPv6 as well, and 0.0.0.0:8443 still works (and means the
+		// same here).
+		Listen:           "[::]:8443",
 		Target:           "127.0.0.1:6000",
 		ClientCertMode:   ClientCertNone,
 		PQCMode:          PQCHybrid,

@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "0.0.0.0:8443" || c.Target != "127.0.0.1:6000" || c.PQCMode != PQCHybrid ||
+	if c.Listen != "[::]:8443" || c.Target != "127.0.0.1:6000" || c.PQCMode != PQCHybrid ||
 		c.ClientCertMode != ClientCertNone || c.HandshakeTimeout != 10*time.Second || c.MinTLSVersion != "1.2" {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
@@ -83,6 +83,21 @@ func TestHybridModeMapping(t *testing.T) {
 	}
 }
 
+// Both address families are accepted for listen and for a loopback
+// target, with the Rust project's 0.0.0.0:8443 as before.
+func TestAddressForms(t *testing.T) {
+	for _, listen := range []string{"[::]:8443", "0.0.0.0:8443", ":8443", "[::1]:8443", "127.0.0.1:8443"} {
+		if c, err := Load(append([]string{"--listen", listen}, good...), nil); err != nil || c.Listen != listen {
+			t.Errorf("--listen %s: %v", listen, err)
+		}
+	}
+	for _, target := range []string{"[::1]:6000", "127.0.0.1:6000", "[::ffff:127.0.0.1]:6000", "localhost:6000"} {
+		if c, err := Load(append([]string{"--target", target}, good...), nil); err != nil || c.Target != target {
+			t.Errorf("--target %s: %v", target, err)
+		}
+	}
+}
+
 // Every case starts from a good configuration and breaks one thing; the
 // message is what the operator reads.
 func TestErrors(t *testing.T) {
@@ -109,6 +124,12 @@ func TestErrors(t *testing.T) {
 		{name: "unpaired flags", args: []string{"--cert", "b.crt"}, want: `--cert/--key: 2 certificates and 1 keys; give them in pairs, --cert A --key A.key --cert B --key B.key`},
 		{name: "remote target", args: []string{"--target", "10.0.0.5:80"},
 			want: `--target: "10.0.0.5:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`},
+		{name: "remote IPv6 target", args: []string{"--target", "[2001:db8::5]:80"},
+			want: `--target: "[2001:db8::5]:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`},
+		{name: "IPv6 target without brackets", args: []string{"--target", "::1:6000"},
+			want: `--target: "::1:6000" is neither host:port nor unix:/path; an IPv6 address goes in brackets, e.g. [::1]:6000`},
+		{name: "IPv6 listen without brackets", args: []string{"--listen", "::8443"},
+			want: `--listen: "::8443" is not host:port (e.g. [::]:8443 or 127.0.0.1:8443)`},
 		{name: "relative unix", args: []string{"--target", "unix:app.sock"}, want: `--target: "unix:app.sock": a unix socket target needs an absolute path, e.g. unix:/run/app.sock`},
 		{name: "mode without CA", args: []string{"--client-cert-mode", "required"},
 			want: `--client-cert-mode: "required" needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none`},

@@ -100,7 +100,7 @@ func parseBool(v string) (bool, error) {
 // options lists every setting except the certificate list, which has its
 // own rules (pairs, several of them).
 var options = []option{
-	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept TLS on when systemd passes no socket (default 0.0.0.0:8443)",
+	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept TLS on when systemd passes no socket; [::] or 0.0.0.0 is every address, IPv6 and IPv4 (default [::]:8443)",
 		set: func(c *Config, v string) error { c.Listen = v; return nil }},
 	{key: "target", flag: "target", env: "TARGET", arg: "ADDR", usage: "backend: host:port or unix:/path; loopback only unless --unsafe-target (default 127.0.0.1:6000)",
 		set: func(c *Config, v string) error { c.Target = v; return nil }},

@@ -64,7 +64,7 @@ func (l *loader) checkListen() {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil {
-		l.fail("%s: %q is not host:port (e.g. 0.0.0.0:8443 or [::]:8443)", l.label("listen"), l.cfg.Listen)
+		l.fail("%s: %q is not host:port (e.g. [::]:8443 or 127.0.0.1:8443)", l.label("listen"), l.cfg.Listen)
 	}
 }
 
@@ -83,7 +83,13 @@ func (l *loader) checkTarget() {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil || host == "" {
-		l.fail("%s: %q is neither host:port nor unix:/path", l.label("target"), t)
+		hint := ""
+		if strings.Count(t, ":") > 1 && !strings.HasPrefix(t, "[") {
+			// net.SplitHostPort cannot tell ::1:6000's port from its
+			// address (RFC 3986 section 3.2.2 brackets it).
+			hint = "; an IPv6 address goes in brackets, e.g. [::1]:6000"
+		}
+		l.fail("%s: %q is neither host:port nor unix:/path%s", l.label("target"), t, hint)
 		return
 	}
 	if l.cfg.UnsafeTarget {

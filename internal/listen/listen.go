@@ -37,6 +37,14 @@ type Set struct {
 // Open takes the sockets systemd passed, or binds addr when it passed
 // none. A passed descriptor that is not a listening stream socket is an
 // error that names it.
+//
+// An unspecified host, [::] as 0.0.0.0 (or none), is every address of
+// both families: Go's "tcp" listener then opens one AF_INET6 socket with
+// IPV6_V6ONLY=0, which IPv4 clients reach as ::ffff:a.b.c.d, and on a
+// kernel without IPv6 (ipv6.disable=1) an AF_INET socket on 0.0.0.0
+// instead of failing (net/ipsock.go adds 0.0.0.0 to the addresses of ::,
+// Go issue 18806; favoriteAddrFamily in net/ipsock_posix.go). Both are
+// tested, the second with socket(AF_INET6) refused by seccomp.
 func Open(addr string) (*Set, error) {
 	files := activation.Files(true)
 	if len(files) == 0 {
