@@ -101,10 +101,11 @@ SOAK_CONNS ?= 1000
 soak:
 	QSP_SOAK_TIME=$(SOAK_TIME) QSP_SOAK_CONNS=$(SOAK_CONNS) $(GO) test -count=1 -timeout 60m -run 'TestSoak|TestStalledHandshakes' -v ./integration/
 
-# The units under a real systemd (PID 1) in a container on this machine.
-QSP_SDBOX ?= $(abspath ../shared/tools/sdbox)
+# The units under a real systemd (PID 1) in a container on this machine,
+# which integration/tools/systemd-box builds once and caches (needs root).
+QSP_SYSTEMD_BOX ?= $(abspath integration/tools/systemd-box)
 test-systemd:
-	QSP_SDBOX=$(QSP_SDBOX) $(TESTREPORT) -suite systemd -v -- -count=1 -timeout 10m -run '^TestSystemdBox' ./integration/
+	QSP_SYSTEMD_BOX=$(QSP_SYSTEMD_BOX) $(TESTREPORT) -suite systemd -v -- -count=1 -timeout 10m -run '^TestSystemdBox' ./integration/
 
 # Packages: .deb and .rpm for each architecture, into dist/. nfpm is
 # pinned: v2.46.0 and later need modules the module proxy here refuses.
@@ -134,7 +135,7 @@ package: $(NFPM)
 # Inspects the packages, then installs, upgrades and purges the .deb (and
 # smoke-installs the .rpm) under a real systemd.
 test-package: package
-	QSP_DIST=$(abspath $(DIST)) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SDBOX=$(QSP_SDBOX) \
+	QSP_DIST=$(abspath $(DIST)) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SYSTEMD_BOX=$(QSP_SYSTEMD_BOX) \
 	  $(TESTREPORT) -suite package -v -- -count=1 -timeout 20m -run '^TestPackage' ./integration/
 
 # In-process benchmarks, then the binaries under load: the proxy and the

@@ -112,8 +112,9 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 	t.Logf("deb install, reload, upgrade and purge took %v", time.Since(start).Round(time.Second))
 }
 
-// The .rpm's smoke install (sdbox.md: Debian's rpm --nodeps under real
-// systemd): files in place, %post made the PKI, and the socket serves.
+// The .rpm's smoke install (tools/systemd-box install-rpm: Debian's rpm
+// --nodeps under real systemd): files in place, %post made the PKI, and
+// the socket serves.
 func TestPackageRPMSmokeInstall(t *testing.T) {
 	dist, version := pkgDist(t)
 	b := bootBox(t, "qsp-rpm")
@@ -139,7 +140,7 @@ func TestPackageRPMSmokeInstall(t *testing.T) {
 }
 
 // startBackend runs the demo echo backend on 127.0.0.1:6000 inside the box.
-func startBackend(t *testing.T, b *sdbox) {
+func startBackend(t *testing.T, b *systemdBox) {
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "demo-backend"), "../cmd/demo-backend")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -13,7 +13,7 @@ import (
 // group reads the two server keys and nothing else; the roots' keys are
 // root-only in their own directory, and no client key was made. It also
 // reads the files as the service's user would.
-func checkHostPKI(t *testing.T, b *sdbox) {
+func checkHostPKI(t *testing.T, b *systemdBox) {
 	t.Helper()
 	out := b.exec("sh", "-c", `cd /etc/quantum-safe-proxy && stat -c '%n %a %U:%G' ca ca/* certs/*.key | LC_ALL=C sort`)
 	want := `ca 700 root:root
@@ -42,7 +42,7 @@ certs/server-mldsa.key 640 root:quantum-safe-proxy-keys
 // mtlsInstance is quantum-safe-proxy@9443, which requires client
 // certificates issued with `certs issue-client` from the host PKI.
 type mtlsInstance struct {
-	b                 *sdbox
+	b                 *systemdBox
 	ca, goCert, goKey string
 	sslCert, sslKey   string
 }
@@ -50,7 +50,7 @@ type mtlsInstance struct {
 // startMTLSInstance writes /etc/quantum-safe-proxy/9443.json (as an
 // operator would), issues two client certificates, enables the instance's
 // socket and checks that it serves them and refuses a client without one.
-func startMTLSInstance(t *testing.T, b *sdbox) *mtlsInstance {
+func startMTLSInstance(t *testing.T, b *systemdBox) *mtlsInstance {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "9443.json")
@@ -115,7 +115,7 @@ func (m *mtlsInstance) check(t *testing.T) {
 // plantLegacyClientKey puts a client key and certificate into the
 // service's directory, as versions before the host PKI split generated
 // them.
-func plantLegacyClientKey(b *sdbox) {
+func plantLegacyClientKey(b *systemdBox) {
 	b.exec("sh", "-c", `quantum-safe-proxy certs init --dir /root/legacy >/dev/null &&
 		cp /root/legacy/client-ecdsa.key /root/legacy/client-ecdsa.crt /etc/quantum-safe-proxy/certs/ &&
 		chgrp quantum-safe-proxy-keys /etc/quantum-safe-proxy/certs/client-ecdsa.key &&
@@ -124,7 +124,7 @@ func plantLegacyClientKey(b *sdbox) {
 
 // checkLegacyKeyMoved checks that the upgrade moved the planted client
 // key out of the service's reach, and said so.
-func checkLegacyKeyMoved(t *testing.T, b *sdbox, upgradeOut string) {
+func checkLegacyKeyMoved(t *testing.T, b *systemdBox, upgradeOut string) {
 	t.Helper()
 	msg := "quantum-safe-proxy: moved client-ecdsa.key client-ecdsa.crt from /etc/quantum-safe-proxy/certs, which the service can read, to /etc/quantum-safe-proxy/ca (root only)"
 	if !strings.Contains(upgradeOut, msg) {

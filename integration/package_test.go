@@ -9,12 +9,12 @@ import (
 	"testing"
 )
 
-// pkgDist returns the directory `make package` wrote, and the version, or
-// skips: `make test-package` sets both.
+// pkgDist returns the directory `make package` wrote, and the version;
+// `make test-package` sets both. Without them it skips, or fails under CI.
 func pkgDist(t *testing.T) (string, string) {
 	dist, version := os.Getenv("QSP_DIST"), os.Getenv("QSP_PKG_VERSION")
 	if dist == "" || version == "" {
-		t.Skip("QSP_DIST is not set; `make test-package` runs this test")
+		need(t, "a package build", "QSP_DIST and QSP_PKG_VERSION are not set; run `make test-package`, which builds the packages and tests them")
 	}
 	return dist, version
 }

@@ -47,7 +47,7 @@ type restartLoad struct {
 // `systemctl restart` runs while the first wave is in flight: systemd
 // keeps the socket, the old process drains, and connections made meanwhile
 // wait in the backlog for the new one. None may fail or lose a byte.
-func restartUnderLoad(t *testing.T, b *sdbox, ca []byte) {
+func restartUnderLoad(t *testing.T, b *systemdBox, ca []byte) {
 	l := &restartLoad{ca: &tls.Config{RootCAs: poolFrom(ca), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(restartClients)}}
 	pidBefore := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy.service")
 	start := time.Now()
@@ -80,7 +80,7 @@ func restartUnderLoad(t *testing.T, b *sdbox, ca []byte) {
 // checkDrainedClean reads the old process's last words from the journal:
 // it had connections open when SIGTERM came, and they all finished
 // within drain_timeout (a plain "stopped", nothing cut).
-func checkDrainedClean(t *testing.T, b *sdbox) {
+func checkDrainedClean(t *testing.T, b *systemdBox) {
 	var open, stopped []string
 	out := b.exec("journalctl", "--no-pager", "-o", "json", "-u", "quantum-safe-proxy.service")
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {

@@ -16,34 +16,36 @@ import (
 	"time"
 )
 
-// sdbox runs the proxy's units under a real systemd (PID 1) in a
-// container on this machine; QSP_SDBOX names the sdbox tool (`make
-// test-systemd` sets it). The container shares the host's network, so the
-// socket unit's port 8443 is reached from here, over IPv4 and IPv6.
-type sdbox struct {
+// systemdBox runs the proxy's units under a real systemd (PID 1) in a
+// container on this machine: QSP_SYSTEMD_BOX names the script that boots
+// it, tools/systemd-box (`make test-systemd` and `make test-package` set
+// it). The container shares the host's network, so the socket unit's
+// port 8443 is reached from here, over IPv4 and IPv6.
+type systemdBox struct {
 	t    *testing.T
 	tool string
-	name string // the sdbox instance
+	name string // the systemd-box instance
 }
 
-func (b *sdbox) run(args ...string) string {
+func (b *systemdBox) run(args ...string) string {
 	b.t.Helper()
 	out, err := exec.Command(b.tool, append([]string{"-n", b.name}, args...)...).CombinedOutput()
 	if err != nil {
-		b.t.Fatalf("sdbox %s: %v\n%s", strings.Join(args, " "), err, out)
+		b.t.Fatalf("systemd-box %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
 }
 
-func (b *sdbox) exec(args ...string) string { return b.run(append([]string{"exec"}, args...)...) }
+func (b *systemdBox) exec(args ...string) string { return b.run(append([]string{"exec"}, args...)...) }
 
-// bootBox starts a fresh sdbox instance for a test that serves the
-// shipped socket on 127.0.0.1:8443; it skips unless QSP_SDBOX is set.
-func bootBox(t *testing.T, name string) *sdbox {
+// bootBox boots a fresh systemd-box instance for a test that serves the
+// shipped socket on 127.0.0.1:8443. Without QSP_SYSTEMD_BOX it skips, or
+// fails under CI.
+func bootBox(t *testing.T, name string) *systemdBox {
 	t.Helper()
-	tool := os.Getenv("QSP_SDBOX")
+	tool := os.Getenv("QSP_SYSTEMD_BOX")
 	if tool == "" {
-		t.Skip("QSP_SDBOX is not set; `make test-systemd` and `make test-package` run this test")
+		need(t, "a real systemd (PID 1)", "QSP_SYSTEMD_BOX is not set; run `make test-systemd` (or `make test-package`), which boots one with integration/tools/systemd-box")
 	}
 	// The box shares the host's network: the shipped socket's port and the
 	// demo backend's must be free, or the suite would wait on a stranger.
@@ -53,7 +55,7 @@ func bootBox(t *testing.T, name string) *sdbox {
 			t.Fatalf("something already listens on 127.0.0.1:%s, which the box's units use; stop it first", port)
 		}
 	}
-	b := &sdbox{t: t, tool: tool, name: name}
+	b := &systemdBox{t: t, tool: tool, name: name}
 	b.run("up", "--fresh")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -103,7 +105,7 @@ func TestSystemdBox(t *testing.T) {
 // ipv6Client: a PQ client over the IPv6 loopback reaches the backend
 // through the shipped socket unit, and the journal names it by its IPv6
 // address.
-func ipv6Client(t *testing.T, b *sdbox) {
+func ipv6Client(t *testing.T, b *systemdBox) {
 	r := runSClient(t, "[::1]:8443")
 	if r.group != "X25519MLKEM768" || r.peerSig != "mldsa65" || !r.echoed {
 		t.Errorf("client over [::1]:8443: group %q signature %q echoed %v\n%s", r.group, r.peerSig, r.echoed, r.out)
@@ -125,7 +127,7 @@ func ipv6Client(t *testing.T, b *sdbox) {
 // open past drain_timeout: the proxy cuts it, logs the count and exits 3,
 // which the unit's SuccessExitStatus= makes a clean stop: the unit is
 // inactive, not failed.
-func stopCutsWithoutFailing(t *testing.T, b *sdbox, ca []byte) {
+func stopCutsWithoutFailing(t *testing.T, b *systemdBox, ca []byte) {
 	b.exec("sh", "-c", `sed -i 's/^}$/  ,"drain_timeout": "1s"\n}/' /etc/quantum-safe-proxy/config.json`)
 	b.exec("systemctl", "restart", "quantum-safe-proxy.service")
 	c, _, greet := greeting(t, "127.0.0.1:8443", &tls.Config{RootCAs: poolFrom(ca), ServerName: "localhost"})
@@ -159,7 +161,7 @@ func stopCutsWithoutFailing(t *testing.T, b *sdbox, ca []byte) {
 // cert-manager would: quantum-safe-proxy-certs.path reloads the service,
 // which then serves the new certificate without a SIGHUP from anyone. It
 // returns the CA file that ML-DSA clients now trust.
-func rotateCertificates(t *testing.T, b *sdbox) []byte {
+func rotateCertificates(t *testing.T, b *systemdBox) []byte {
 	b.exec("quantum-safe-proxy", "certs", "init", "--dir", "/root/rotated")
 	b.exec("sh", "-c", `cd /root/rotated && chgrp quantum-safe-proxy-keys server-mldsa.key && chmod 0640 server-mldsa.key &&
 		cp -p server-mldsa.key /etc/quantum-safe-proxy/certs/server-mldsa.key.new &&
@@ -209,7 +211,7 @@ func certsFromFile(path string) ([]byte, error) {
 
 // install puts the binary, units, group and a host PKI in place, as the
 // packages will, and enables the socket.
-func install(t *testing.T, b *sdbox) {
+func install(t *testing.T, b *systemdBox) {
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "quantum-safe-proxy"), "../cmd/quantum-safe-proxy")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -245,7 +247,7 @@ func install(t *testing.T, b *sdbox) {
 
 // checkJournal reads the structured fields back: `journalctl QSP_PQ=1`
 // lists the PQ connections and QSP_PQ=0 the classical one.
-func checkJournal(t *testing.T, b *sdbox) {
+func checkJournal(t *testing.T, b *systemdBox) {
 	for _, tc := range []struct{ pq, group, alg string }{{"1", "X25519MLKEM768", "ML-DSA-65"}, {"0", "X25519", "ECDSA P-256"}} {
 		out := b.exec("journalctl", "--no-pager", "-o", "json", "-u", "quantum-safe-proxy.service", "QSP_PQ="+tc.pq)
 		found := false
