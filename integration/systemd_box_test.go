@@ -47,6 +47,9 @@ func bootBox(t *testing.T, name string) *systemdBox {
 	if tool == "" {
 		need(t, "a real systemd (PID 1)", "QSP_SYSTEMD_BOX is not set; run `make test-systemd` (or `make test-package`), which boots one with integration/tools/systemd-box")
 	}
+	if os.Geteuid() != 0 {
+		need(t, "root", "the systemd container needs root (systemd-nspawn, mmdebstrap); run `sudo make test-systemd` and `sudo make test-package`")
+	}
 	// The box shares the host's network: the shipped socket's port and the
 	// demo backend's must be free, or the suite would wait on a stranger.
 	for _, port := range []string{"8443", "6000"} {
