@@ -60,6 +60,9 @@ func bootBox(t *testing.T, name string) *systemdBox {
 	}
 	b := &systemdBox{t: t, tool: tool, name: name}
 	b.run("up", "--fresh")
+	version, _, _ := strings.Cut(b.exec("systemctl", "--version"), "\n")
+	release := b.exec("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")
+	fmt.Printf("peer: %s as PID 1 in %s (integration/tools/systemd-box)\n", version, strings.TrimSpace(release))
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command(tool, "-n", name, "journal", "-n", "80").CombinedOutput()

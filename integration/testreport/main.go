@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -248,7 +249,11 @@ func printSummary(w io.Writer, dir string) int {
 		}
 		fmt.Fprintf(w, "  %-12s %-8s %6d %6d %7d %7s\n", s.name, result, rec.Passed, rec.Failed, len(rec.Skipped), rec.Elapsed)
 		passed, failed, skipped = passed+rec.Passed, failed+rec.Failed, skipped+len(rec.Skipped)
-		peers = append(peers, rec.Peers...)
+		for _, p := range rec.Peers {
+			if !slices.Contains(peers, p) {
+				peers = append(peers, p)
+			}
+		}
 		for _, sk := range rec.Skipped {
 			skips = append(skips, fmt.Sprintf("%s: %s", sk.Test, sk.Reason))
 		}
