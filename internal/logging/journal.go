@@ -101,6 +101,8 @@ func quote(s string) string {
 
 func priority(l slog.Level) journal.Priority {
 	switch {
+	case l == LevelNotice:
+		return journal.PriNotice
 	case l >= slog.LevelError:
 		return journal.PriErr
 	case l >= slog.LevelWarn:

@@ -2,13 +2,13 @@ package proxy
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
 
 // handshake runs the TLS handshake under the snapshot's deadline (set
@@ -21,7 +21,8 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		deadline = c.start.Add(snap.HandshakeTimeout)
 	}
 	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
-	if herr != nil { // nothing arrived: no TLS state to build
+	c.hello.Log = c.log // the TLS policy's debug lines name the client too
+	if herr != nil {    // nothing arrived: no TLS state to build
 		p.refuse(c, snap, listener, herr)
 		return nil, false
 	}
@@ -42,6 +43,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		p.refuse(c, snap, listener, herr)
 		return nil, false
 	}
+	tlsconf.DebugResumption(&c.hello, tc)
 	if !p.acquire(c, deadline) {
 		c.abort() // the handshake finished: a close would look like a clean end
 		p.Stats.Refused.Add(1)
@@ -66,36 +68,15 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	case c.evicted.Load():
 		reason, hint = ReasonHandshakeEvicted, "more than max_handshakes handshakes were in progress; the oldest was cut"
 	}
-	args := []any{"listener", listener, "reason", reason, "error", clip(err.Error())}
+	args := []any{"listener", listener, "reason", reason, "error", logging.Clip(err.Error())}
 	if c.hello.Seen {
-		args = append(args, "sni", clip(c.hello.ServerName), "pq_offered", c.hello.PQOffered)
+		args = append(args, "sni", logging.Clip(c.hello.ServerName), "pq_offered", c.hello.PQOffered)
 	}
 	if hint != "" {
 		args = append(args, "hint", hint)
 	}
 	c.log.Warn("handshake refused", args...)
 	p.done(c)
-}
-
-// maxClientText bounds, in bytes, a client-chosen string in a refusal
-// line. A ClientHello may be 64 KiB: its server name nearly all of it, or
-// tens of thousands of cipher suites that crypto/tls lists in its error
-// ("client offered: [...]"), so one hello would log a line of 150 KB and
-// more (240 KB once quoted), a cheap way to flood the journal. A DNS name
-// is at most 253 bytes (RFC 1035 section 2.3.4), so no real name is cut.
-const maxClientText = 512
-
-// clip shortens s to maxClientText bytes, on a rune boundary, and says
-// how long it was.
-func clip(s string) string {
-	if len(s) <= maxClientText {
-		return s
-	}
-	n := maxClientText
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return fmt.Sprintf("%s... (%d bytes)", s[:n], len(s))
 }
 
 // awaitBytes parks until the client has sent something (or closed, or

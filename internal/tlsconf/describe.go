@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,17 +58,55 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 	for _, r := range s.Roots {
 		fmt.Fprintf(w, "client CA: %s, %s\n", r.Subject, certs.Algorithm(r.PublicKey))
 	}
-	for _, k := range clientKinds {
-		chi := &tls.ClientHelloInfo{SupportedVersions: k.versions, SupportedCurves: k.groups, SignatureSchemes: k.sigalgs,
-			CipherSuites: []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
-		fmt.Fprintf(w, "%s:\n  %s\n", k.name, s.outcome(k, chi))
+	bound := s.boundNames()
+	if len(bound) == 0 {
+		s.describeClients(w, "", "")
+	} else {
+		// With chains bound to names, what a client gets depends on the
+		// name it asks for: each bound name, then every other (and none).
+		for _, n := range bound {
+			fmt.Fprintf(w, "clients asking for %s:\n", n)
+			s.describeClients(w, n, "  ")
+		}
+		fmt.Fprintf(w, "clients asking for no server name, or a name no chain is bound to:\n")
+		s.describeClients(w, "", "  ")
 	}
 	for _, warning := range s.Warnings() {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 }
 
-func (s *Server) outcome(k clientKind, chi *tls.ClientHelloInfo) string {
+// describeClients writes what each kind of client asking for name gets.
+func (s *Server) describeClients(w io.Writer, name, indent string) {
+	sni := name
+	if rest, ok := strings.CutPrefix(name, "*."); ok {
+		sni = "quantum-safe-proxy-check." + rest // any one name under the wildcard
+	}
+	for _, k := range clientKinds {
+		chi := &tls.ClientHelloInfo{ServerName: sni, SupportedVersions: k.versions, SupportedCurves: k.groups, SignatureSchemes: k.sigalgs,
+			CipherSuites: []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
+		fmt.Fprintf(w, "%s%s:\n%s  %s\n", indent, k.name, indent, s.outcome(k, chi, name))
+	}
+}
+
+// boundNames lists the server_names of every chain, each once, in the
+// order of the configuration.
+func (s *Server) boundNames() []string {
+	var out []string
+	for _, names := range s.names {
+		for _, n := range names {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// outcome says what a client of kind k sending chi gets; name is the
+// server_names entry chi stands for, or "" for clients asking for no
+// bound name.
+func (s *Server) outcome(k clientKind, chi *tls.ClientHelloInfo, name string) string {
 	if k.versions[0] < s.TLS.MinVersion {
 		return "refused: protocol version below min_tls_version"
 	}
@@ -82,14 +121,23 @@ func (s *Server) outcome(k clientKind, chi *tls.ClientHelloInfo) string {
 	if group == "" {
 		return "refused: no key exchange group in common (pqc_mode " + string(s.Mode) + ")"
 	}
-	c := s.choose(chi)
-	if c == nil {
-		return "refused without a server name (unrecognized_name): every chain is bound to server names"
+	c, _ := s.choose(chi)
+	switch {
+	case c == nil && name == "":
+		return "refused (unrecognized_name): every chain is bound to server names"
+	case c == nil:
+		return "refused (unrecognized_name)" // not reached: name is bound to a chain
 	}
-	if chi.SupportsCertificate(&c.TLS) != nil {
-		return "refused: no configured chain has a signature algorithm it accepts"
+	anyName := *chi
+	anyName.ServerName = ""
+	if anyName.SupportsCertificate(&c.TLS) != nil {
+		return "refused: no chain it may be served has a signature algorithm it accepts"
 	}
-	return fmt.Sprintf("key exchange %s, served chain %s (%s)", group, c.Algorithm(), c.CertPath)
+	out := fmt.Sprintf("key exchange %s, served chain %s (%s)", group, c.Algorithm(), c.CertPath)
+	if name != "" && !covers(c.Leaf(), name) {
+		out += "; the certificate does not cover " + name + ", so the client will refuse it"
+	}
+	return out
 }
 
 // servesAnyName reports whether some chain is bound to no server name.

@@ -159,22 +159,43 @@ func (s *Server) wrap(h *Hello, cs tls.ConnectionState, ss *tls.SessionState) ([
 // which means a full handshake and not a refusal, for any ticket the
 // current snapshot would not have issued.
 func (s *Server) unwrap(h *Hello, identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+	ss, why := s.open(h, identity, cs)
+	debugTicket(h, why)
+	return ss, nil
+}
+
+// open decrypts and checks a ticket; it returns the session, or why the
+// ticket does not resume.
+func (s *Server) open(h *Hello, identity []byte, cs tls.ConnectionState) (*tls.SessionState, string) {
 	now := time.Now()
 	ss, err := sessionKeys.config(now).DecryptTicket(identity, cs)
 	if ss == nil || err != nil {
-		return nil, nil
+		return nil, ticketUnreadable
 	}
 	x, ok := parseSession(ss.Extra)
-	if !ok || now.Sub(x.created) > MaxSessionAge || now.Before(x.created.Add(-time.Minute)) ||
-		x.policy != s.policy || !strings.EqualFold(x.sni, cs.ServerName) || !s.servesLeaf(x.leaf, x.sni) {
-		return nil, nil
+	switch {
+	case !ok:
+		return nil, ticketForeign
+	case now.Sub(x.created) > MaxSessionAge:
+		return nil, ticketTooOld
+	case now.Before(x.created.Add(-time.Minute)):
+		return nil, ticketFuture
+	case x.policy != s.policy:
+		return nil, ticketPolicy
+	case !strings.EqualFold(x.sni, cs.ServerName):
+		return nil, ticketServerName
+	case !s.servesLeaf(x.leaf, x.sni):
+		return nil, ticketLeafDropped
 	}
 	// crypto/tls may still decline this session (cipher suite, client
 	// certificates against the current ClientCAs) and run a full
 	// handshake; the proxy reads h.TicketAlg only when cs.DidResume.
 	h.ticket, h.TicketAlg = x, x.alg
-	return ss, nil
+	return ss, ""
 }
+
+// age is how long ago the session's full handshake was, to the second.
+func (x *session) age() string { return time.Since(x.created).Truncate(time.Second).String() }
 
 // servesLeaf reports whether the snapshot serves the leaf with this hash
 // to clients asking for sni.

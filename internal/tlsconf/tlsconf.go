@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -69,6 +70,11 @@ type Hello struct {
 	// the client resumed; it is meaningful only when the handshake resumed.
 	TicketAlg string
 	ticket    *session
+	// Log, if set, receives this handshake's debug lines (what the client
+	// offered, the chain chosen and why, what became of its session
+	// ticket); the proxy sets it to the connection's logger. Nothing is
+	// built for them unless the logger is enabled at debug.
+	Log *slog.Logger
 }
 
 // HelloRecorder is implemented by connections that keep a [Hello].
@@ -180,6 +186,7 @@ func (s *Server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 			h.PQOffered = true
 		}
 	}
+	debugHello(h, chi)
 	c := s.TLS.Clone()
 	c.GetConfigForClient = nil
 	c.GetCertificate = func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) { return s.certificate(h, chi) }
@@ -230,8 +237,9 @@ func signedWithMLDSA(chain []*x509.Certificate) bool {
 // the unrecognized_name alert (RFC 6066 section 3; handshake_server.go and
 // handshake_server_tls13.go, errNoCertificates).
 func (s *Server) certificate(h *Hello, chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	c := s.choose(chi)
+	c, why := s.choose(chi)
 	h.Chain = c
+	s.debugChoice(h, c, why)
 	if c == nil {
 		h.NoChain = true
 		return nil, nil
@@ -239,7 +247,20 @@ func (s *Server) certificate(h *Hello, chi *tls.ClientHelloInfo) (*tls.Certifica
 	return &c.TLS, nil
 }
 
-func (s *Server) choose(chi *tls.ClientHelloInfo) *certs.Chain {
+// Why a chain was chosen, or none: the reason [Server.choose] gives, for
+// the debug log and for check.
+const (
+	whyBound      = "bound to the server name, and the client accepts its signature algorithm"
+	whyAnyName    = "served for any name, and the client accepts it (signature algorithm and, when it sent one, server name)"
+	whyAlgorithm  = "no chain both covers the server name and has a signature algorithm the client accepts: the first chain served for any name whose algorithm it accepts; the name is the client's to check"
+	whyUnaccepted = "the client accepts the signature algorithm of no chain it may be served: the first of those, for the client to refuse"
+	whyTLS12      = "the client accepts the signature algorithm of no chain it may be served, speaks only TLS 1.2, and every such chain is ML-DSA (TLS 1.3 only): the first, for crypto/tls to refuse"
+	whyNoChain    = "every chain is bound to other server names: refused with unrecognized_name"
+)
+
+// choose picks the chain for a ClientHello and says why (one of the why
+// constants).
+func (s *Server) choose(chi *tls.ClientHelloInfo) (*certs.Chain, string) {
 	// anyName asks only whether the client can verify the chain's
 	// signatures: for a chain bound to the client's name, the operator has
 	// vouched for the name.
@@ -248,16 +269,16 @@ func (s *Server) choose(chi *tls.ClientHelloInfo) *certs.Chain {
 	for i, c := range s.Chains {
 		switch {
 		case len(s.names[i]) == 0 && chi.SupportsCertificate(&c.TLS) == nil:
-			return c
+			return c, whyAnyName
 		case len(s.names[i]) > 0 && matchName(s.names[i], chi.ServerName) && anyName.SupportsCertificate(&c.TLS) == nil:
-			return c
+			return c, whyBound
 		}
 	}
 	// No chain fits both the name and the client: prefer a supported
 	// algorithm over a matching name, since the name check is the client's.
 	for i, c := range s.Chains {
 		if len(s.names[i]) == 0 && anyName.SupportsCertificate(&c.TLS) == nil {
-			return c
+			return c, whyAlgorithm
 		}
 	}
 	// Then the first chain this name may have, for the client to refuse;
@@ -271,14 +292,17 @@ func (s *Server) choose(chi *tls.ClientHelloInfo) *certs.Chain {
 	for i, c := range s.Chains {
 		if len(s.names[i]) == 0 || matchName(s.names[i], chi.ServerName) {
 			if tls13 || !certs.IsMLDSA(c.Leaf().PublicKey) {
-				return c
+				return c, whyUnaccepted
 			}
 			if fallback == nil {
 				fallback = c
 			}
 		}
 	}
-	return fallback
+	if fallback != nil {
+		return fallback, whyTLS12
+	}
+	return nil, whyNoChain
 }
 
 func matchName(names []string, sni string) bool {

@@ -206,7 +206,7 @@ func TestDescribeNameBinding(t *testing.T) {
 	for _, want := range []string{
 		"  served only for server names [pq.example.com], never to clients asking for another name or none\n",
 		"every chain is bound to server names: clients asking for other names, or for none, are refused (unrecognized_name)\n",
-		"PQ client advertising ML-DSA (OpenSSL 3.5, Go 1.27, Chromium 156):\n  refused without a server name (unrecognized_name): every chain is bound to server names\n",
+		"clients asking for no server name, or a name no chain is bound to:\n  PQ client advertising ML-DSA (OpenSSL 3.5, Go 1.27, Chromium 156):\n    refused (unrecognized_name): every chain is bound to server names\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("check output lacks %q:\n%s", want, b.String())

@@ -1,0 +1,121 @@
+package tlsconf
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
+)
+
+// Debug lines about one handshake. Each function returns at once, having
+// built nothing, unless the handshake's logger is enabled at debug: the
+// handshake path pays one level check per line at any other level
+// (TestDebugOffAllocatesNothing).
+
+func debugOn(h *Hello) bool {
+	return h.Log != nil && h.Log.Enabled(context.Background(), slog.LevelDebug)
+}
+
+// debugHello logs what the ClientHello offers. crypto/tls does not expose
+// the key shares (tls.ClientHelloInfo); hello_retry says when the first
+// hello's shares fitted none of our groups and a HelloRetryRequest asked
+// for another. Every value is the client's: lists and names are clipped
+// ([logging.Clip]) and the handler escapes them.
+func debugHello(h *Hello, chi *tls.ClientHelloInfo) {
+	if !debugOn(h) {
+		return
+	}
+	h.Log.LogAttrs(context.Background(), slog.LevelDebug, "client hello",
+		slog.String("sni", logging.Clip(chi.ServerName)),
+		slog.String("versions", list(chi.SupportedVersions, tls.VersionName)),
+		slog.String("groups", list(chi.SupportedCurves, tls.CurveID.String)),
+		slog.String("signature_algorithms", list(chi.SignatureSchemes, tls.SignatureScheme.String)),
+		slog.String("alpn", list(chi.SupportedProtos, strconv.Quote)),
+		slog.String("cipher_suites", list(chi.CipherSuites, tls.CipherSuiteName)),
+		slog.Bool("pq_offered", h.PQOffered),
+		slog.Bool("hello_retry", chi.HelloRetryRequest))
+}
+
+// list writes a client's list comma-separated, clipped.
+func list[T any](vs []T, name func(T) string) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name(v))
+		if b.Len() > 2*512 { // logging.Clip cuts at 512; stop building long before a 64 KiB hello ends
+			fmt.Fprintf(&b, ",... (%d in all)", len(vs))
+			break
+		}
+	}
+	return logging.Clip(b.String())
+}
+
+// debugChoice logs the chain chosen for a full handshake, and why.
+func (s *Server) debugChoice(h *Hello, c *certs.Chain, why string) {
+	if !debugOn(h) {
+		return
+	}
+	if c == nil {
+		h.Log.LogAttrs(context.Background(), slog.LevelDebug, "no chain for this client", slog.String("why", why))
+		return
+	}
+	h.Log.LogAttrs(context.Background(), slog.LevelDebug, "chain chosen",
+		slog.Int("order", s.order(c)), slog.String("key", c.Algorithm()), slog.String("file", c.CertPath), slog.String("why", why))
+}
+
+// order is a chain's 1-based place in the configuration, as start and
+// reload log it ("serving certificate" order=N).
+func (s *Server) order(c *certs.Chain) int {
+	for i, x := range s.Chains {
+		if x == c {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Why a session ticket did not resume, for the debug log.
+var (
+	ticketUnreadable = fmt.Sprintf("not sealed with a current ticket key (made by another process, or its key is older than %gh)", TicketKeyLifetime.Hours())
+	ticketTooOld     = fmt.Sprintf("the session's full handshake is older than %gh", MaxSessionAge.Hours())
+)
+
+const (
+	ticketForeign     = "no session record of this proxy in it"
+	ticketFuture      = "the session's full handshake is dated in the future"
+	ticketPolicy      = "the client policy changed since (pqc_mode, client_cert_mode, min_tls_version, client CAs)"
+	ticketServerName  = "the client asks for another server name than the session's"
+	ticketLeafDropped = "the certificate the session was served is no longer served for its name"
+)
+
+// debugTicket logs whether a session ticket the client offered passes
+// this proxy's checks; why is empty when it does.
+func debugTicket(h *Hello, why string) {
+	if !debugOn(h) {
+		return
+	}
+	if why == "" {
+		h.Log.LogAttrs(context.Background(), slog.LevelDebug, "session ticket accepted",
+			slog.String("cert_alg", h.ticket.alg), slog.String("age", h.ticket.age()))
+		return
+	}
+	h.Log.LogAttrs(context.Background(), slog.LevelDebug, "session ticket declined: full handshake", slog.String("why", why))
+}
+
+// DebugResumption logs, after a handshake, a ticket this proxy accepted
+// that crypto/tls still declined (a cipher suite no longer in common, or
+// client certificates the current CAs do not verify).
+func DebugResumption(h *Hello, c *tls.Conn) {
+	if h.ticket == nil || !debugOn(h) || c.ConnectionState().DidResume {
+		return
+	}
+	h.Log.LogAttrs(context.Background(), slog.LevelDebug, "session ticket declined by crypto/tls: full handshake",
+		slog.String("why", "cipher suite or client certificate no longer acceptable"))
+}
