@@ -21,8 +21,9 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		deadline = c.start.Add(snap.HandshakeTimeout)
 	}
 	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
-	c.hello.Log = c.log // the TLS policy's debug lines name the client too
-	if herr != nil {    // nothing arrived: no TLS state to build
+	// The TLS policy's debug lines name the client too.
+	c.hello.Log = c.log
+	if herr != nil { // nothing arrived: no TLS state to build
 		p.refuse(c, snap, listener, herr)
 		return nil, false
 	}
