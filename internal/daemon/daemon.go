@@ -67,8 +67,10 @@ type daemon struct {
 	level  *slog.LevelVar
 	set    *listen.Set
 	proxy  *proxy.Proxy
+	snap   *proxy.Snapshot // the snapshot in force
 	mu     sync.Mutex
 	reload string // the last reload's outcome, for STATUS=
+	sent   string // the last STATUS= line sent
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP,
@@ -90,6 +92,7 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	d.snap = snap
 	// Signals are caught before the sockets open: a SIGHUP that systemd
 	// sends early must not kill the process (signal(7): SIGHUP terminates).
 	sigs := make(chan os.Signal, 4)
@@ -119,11 +122,13 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	if d.set.Admin != nil {
 		d.log.Info("socket named admin is reserved for the admin listener; no TLS is served on it", "address", d.set.Admin.Addr().String())
 	}
-	sdnotify.Ready(d.status())
+	sdnotify.Ready(d.sentStatus())
 	stopWatchdog := d.watchdog()
 	defer stopWatchdog()
+	stopStatus := d.statusUpdates()
 
 	why := d.serveUntilStop(ctx, sigs)
+	stopStatus() // no STATUS= after STOPPING=1 but STOPPING's own
 	sdnotify.Stopping(fmt.Sprintf("draining %d connections", d.proxy.Stats.Active.Load()))
 	// Closing our descriptors leaves systemd's sockets open: clients that
 	// connect now wait in the backlog for the next process.
@@ -212,6 +217,55 @@ func (d *daemon) status() string {
 	return line
 }
 
+// sentStatus is the STATUS= line, noted as the last one sent.
+func (d *daemon) sentStatus() string {
+	line := d.status()
+	d.mu.Lock()
+	d.sent = line
+	d.mu.Unlock()
+	return line
+}
+
+// statusInterval is how often STATUS= may change: `systemctl status` is
+// at most this stale, and systemd gets at most one datagram a second for
+// it however busy the proxy is (each costs PID 1 a wakeup and a parse).
+const statusInterval = time.Second
+
+// statusUpdates sends STATUS= within statusInterval of a change in the
+// counters or the reload outcome, and only when the line changed. With
+// no NOTIFY_SOCKET it does nothing.
+func (d *daemon) statusUpdates() (stop func()) {
+	if !sdnotify.Enabled() {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go d.updateStatus(done, exited)
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+func (d *daemon) updateStatus(done <-chan struct{}, exited chan<- struct{}) {
+	defer close(exited)
+	t := time.NewTicker(statusInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			line := d.status()
+			d.mu.Lock()
+			changed := line != d.sent
+			d.mu.Unlock()
+			if changed {
+				sdnotify.Status(d.sentStatus())
+			}
+		case <-done:
+			return
+		}
+	}
+}
+
 // watchdog pets systemd's watchdog at half of WatchdogSec= while every
 // accept loop runs and accepts without persistent errors; a wedged proxy
 // stops petting and systemd restarts it.
@@ -228,7 +282,7 @@ func (d *daemon) watchdog() (stop func()) {
 			select {
 			case <-t.C:
 				if d.proxy.Healthy(len(d.set.Serve)) {
-					sdnotify.Watchdog(d.status())
+					sdnotify.Watchdog(d.sentStatus())
 				} else {
 					d.log.Error("accept loop unhealthy: not petting the watchdog")
 				}

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
@@ -26,7 +28,7 @@ func (d *daemon) reloadConfig() {
 	if err != nil {
 		d.logReloadFailure(err)
 		d.setReload("reload " + at + " failed, previous configuration kept")
-		sdnotify.Ready(d.status())
+		sdnotify.Ready(d.sentStatus())
 		return
 	}
 	for _, change := range d.restartOnly(cfg) {
@@ -34,13 +36,32 @@ func (d *daemon) reloadConfig() {
 	}
 	cfg.Listen, cfg.MaxConnections, cfg.LogFormat = d.cfg.Listen, d.cfg.MaxConnections, d.cfg.LogFormat
 	cfg.MaxHandshakes = d.cfg.MaxHandshakes
+	changes := diff(d.cfg, d.snap, cfg, snap)
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.proxy.Swap(snap)
-	d.cfg = cfg
+	d.cfg, d.snap = cfg, snap
+	for _, c := range changes {
+		d.log.Debug("reload: changed", "setting", c.setting, "was", c.was, "now", c.now)
+	}
 	logSnapshot(d.log, cfg, snap)
-	d.log.Info("reloaded", "target", cfg.Target, "pqc_mode", string(cfg.PQCMode), "client_cert_mode", string(cfg.ClientCertMode))
-	d.setReload("reload " + at + " ok")
-	sdnotify.Ready(d.status())
+	// The outcome is logged at NOTICE, which every log_level shows: an
+	// operator who keeps log_level warn still sees that a reload took.
+	d.log.Log(context.Background(), logging.LevelNotice, "reloaded", "changed", changedKeys(changes),
+		"target", cfg.Target, "pqc_mode", string(cfg.PQCMode), "client_cert_mode", string(cfg.ClientCertMode))
+	d.setReload("reload " + at + " ok (" + changedSummary(changes) + ")")
+	sdnotify.Ready(d.sentStatus())
+}
+
+// changedSummary is the STATUS= note on what a reload changed, short
+// enough for the one line `systemctl status` shows.
+func changedSummary(cs []change) string {
+	switch len(cs) {
+	case 0:
+		return "nothing changed"
+	case 1, 2, 3:
+		return "changed " + changedKeys(cs)
+	}
+	return fmt.Sprintf("%d changes", len(cs))
 }
 
 func (d *daemon) logReloadFailure(err error) {

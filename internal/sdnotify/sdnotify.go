@@ -4,11 +4,15 @@
 package sdnotify
 
 import (
+	"os"
 	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 )
+
+// Enabled reports whether systemd listens (NOTIFY_SOCKET is set).
+func Enabled() bool { return os.Getenv("NOTIFY_SOCKET") != "" }
 
 func send(lines ...string) error {
 	_, err := daemon.SdNotify(false, strings.Join(lines, "\n"))

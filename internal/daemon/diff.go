@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
+)
+
+// A change a reload made: the setting (its JSON key, or "chain N" and
+// "client CAs" for what the files hold) and its value before and after.
+type change struct{ setting, was, now string }
+
+// A setting is one row of [settings].
+type setting struct {
+	key, field string                   // JSON key, config.Config field
+	value      func(*config.Config) any // nil: compared apart
+}
+
+// settings are the values a reload compares, by JSON key. Each exported
+// field of config.Config has a row (TestReloadDiffCoversEveryField); the
+// certificates and client CAs are compared by what the files hold, in
+// [diff], since a rotation keeps the paths.
+var settings = []setting{
+	{"listen", "Listen", func(c *config.Config) any { return c.Listen }},
+	{"target", "Target", func(c *config.Config) any { return c.Target }},
+	{"certificates", "Certificates", nil},
+	{"ca_cert_path", "CACertPath", func(c *config.Config) any { return c.CACertPath }},
+	{"client_cert_mode", "ClientCertMode", func(c *config.Config) any { return c.ClientCertMode }},
+	{"pqc_mode", "PQCMode", func(c *config.Config) any { return c.PQCMode }},
+	{"strict_client_classical_issuer", "StrictClientClassicalIssuer", func(c *config.Config) any { return c.StrictClientClassicalIssuer }},
+	{"min_tls_version", "MinTLSVersion", func(c *config.Config) any { return c.MinTLSVersion }},
+	{"log_level", "LogLevel", func(c *config.Config) any { return c.LogLevel }},
+	{"log_format", "LogFormat", func(c *config.Config) any { return c.LogFormat }},
+	{"environment", "Environment", func(c *config.Config) any { return c.Environment }},
+	{"handshake_timeout", "HandshakeTimeout", func(c *config.Config) any { return c.HandshakeTimeout }},
+	{"dial_timeout", "DialTimeout", func(c *config.Config) any { return c.DialTimeout }},
+	{"idle_timeout", "IdleTimeout", func(c *config.Config) any { return c.IdleTimeout }},
+	{"close_timeout", "CloseTimeout", func(c *config.Config) any { return c.CloseTimeout }},
+	{"drain_timeout", "DrainTimeout", func(c *config.Config) any { return c.DrainTimeout }},
+	{"max_connections", "MaxConnections", func(c *config.Config) any { return c.MaxConnections }},
+	{"max_handshakes", "MaxHandshakes", func(c *config.Config) any { return c.MaxHandshakes }},
+	{"unsafe_no_handshake_timeout", "UnsafeNoHandshakeTimeout", func(c *config.Config) any { return c.UnsafeNoHandshakeTimeout }},
+	{"unsafe_target", "UnsafeTarget", func(c *config.Config) any { return c.UnsafeTarget }},
+}
+
+// diff lists what a reload changes, from the configuration and snapshot
+// in force to the new ones: each setting, each served chain by position
+// (its file, subject, key, expiry, server names and a fingerprint, so
+// that a certificate rotated under the same path shows), and the client
+// CAs.
+func diff(oldCfg *config.Config, old *proxy.Snapshot, cfg *config.Config, snap *proxy.Snapshot) []change {
+	var out []change
+	for _, s := range settings {
+		if s.value == nil {
+			continue
+		}
+		was, now := fmt.Sprint(s.value(oldCfg)), fmt.Sprint(s.value(cfg))
+		if was != now {
+			out = append(out, change{s.key, was, now})
+		}
+	}
+	for i := range max(len(old.TLS.Chains), len(snap.TLS.Chains)) {
+		was, now := chainAt(oldCfg, old, i), chainAt(cfg, snap, i)
+		if was != now {
+			out = append(out, change{fmt.Sprintf("chain %d", i+1), was, now})
+		}
+	}
+	if was, now := roots(old), roots(snap); was != now {
+		out = append(out, change{"client CAs", was, now})
+	}
+	return out
+}
+
+// chainAt describes the i-th served chain, or "none".
+func chainAt(cfg *config.Config, s *proxy.Snapshot, i int) string {
+	if i >= len(s.TLS.Chains) {
+		return "none"
+	}
+	c := s.TLS.Chains[i]
+	out := fmt.Sprintf("%s (%s, %s, expires %s, sha256 %s)", c.CertPath, c.Leaf().Subject, c.Algorithm(),
+		c.Leaf().NotAfter.UTC().Format(time.DateOnly), fingerprint(c.Leaf().Raw))
+	if i < len(cfg.Certificates) && len(cfg.Certificates[i].ServerNames) > 0 {
+		out += " for " + strings.Join(cfg.Certificates[i].ServerNames, ",")
+	}
+	return out
+}
+
+func roots(s *proxy.Snapshot) string {
+	var out []string
+	for _, r := range s.TLS.Roots {
+		out = append(out, fmt.Sprintf("%s (%s, sha256 %s)", r.Subject, certs.Algorithm(r.PublicKey), fingerprint(r.Raw)))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
+
+// fingerprint is the start of a certificate's SHA-256, enough to tell
+// one issue from the next in a log.
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return fmt.Sprintf("%x", sum[:8])
+}
+
+// changedKeys names the changes, for the reload's outcome line.
+func changedKeys(cs []change) string {
+	if len(cs) == 0 {
+		return "nothing"
+	}
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.setting
+	}
+	return strings.Join(names, ", ")
+}
