@@ -28,15 +28,7 @@ func runCerts(args []string, stdout io.Writer) error {
 	case "issue-client":
 		files, err = certsIssueClient(args[1:])
 	case "inspect":
-		if len(args) == 1 {
-			return usageError("certs inspect: name one or more PEM files")
-		}
-		for _, f := range args[1:] {
-			if err := certs.Inspect(stdout, f, time.Now()); err != nil {
-				return err
-			}
-		}
-		return nil
+		return certsInspect(args[1:], stdout)
 	default:
 		return usageError(fmt.Sprintf("certs: unknown command %q: use init, issue-client or inspect", args[0]))
 	}
@@ -44,6 +36,63 @@ func runCerts(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, f)
 	}
 	return err
+}
+
+// certsInspect describes each file; a private key is matched against
+// the certificates among the files and, with --config-file, those the
+// configuration serves.
+func certsInspect(args []string, stdout io.Writer) error {
+	const use = "use certs inspect [--config-file FILE] PEM-FILE..."
+	var files []string
+	var configFile string
+	for i := 0; i < len(args); i++ {
+		name, value, hasValue := strings.Cut(args[i], "=")
+		switch {
+		case name == "--config-file" || name == "-config-file":
+			if !hasValue {
+				if i+1 == len(args) {
+					return usageError("certs inspect: --config-file needs a value; " + use)
+				}
+				i++
+				value = args[i]
+			}
+			configFile = value
+		case strings.HasPrefix(args[i], "-") && args[i] != "-":
+			return usageError(fmt.Sprintf("certs inspect: unknown argument %q; %s", args[i], use))
+		default:
+			files = append(files, args[i])
+		}
+	}
+	if len(files) == 0 {
+		return usageError("certs inspect: name one or more PEM files; " + use)
+	}
+	var candidates []certs.Candidate
+	for _, f := range files {
+		cs, _ := certs.Candidates(f) // a key file holds none; Inspect reports unreadable files
+		candidates = append(candidates, cs...)
+	}
+	if configFile != "" {
+		cfg, err := config.Load([]string{"--config-file", configFile}, nil)
+		if err != nil {
+			return err
+		}
+		for _, p := range cfg.Certificates {
+			if slices.Contains(files, p.CertPath) {
+				continue
+			}
+			cs, err := certs.Candidates(p.CertPath)
+			if err != nil {
+				return err
+			}
+			candidates = append(candidates, cs...)
+		}
+	}
+	for _, f := range files {
+		if err := certs.Inspect(stdout, f, candidates, time.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // certsInit writes the development PKI (--dir) or, with --host, the

@@ -217,7 +217,7 @@ func checkMLDSASignaturesWithCircl(t *testing.T, dir string) {
 
 func TestInspect(t *testing.T) {
 	var b bytes.Buffer
-	if err := Inspect(&b, td+"mldsa65.crt", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := Inspect(&b, td+"mldsa65.crt", nil, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"subject:    CN=localhost", "key:        ML-DSA-65", "signature:  ML-DSA-65", "names:      localhost, 127.0.0.1", "(valid)"} {
