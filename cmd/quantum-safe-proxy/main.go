@@ -118,7 +118,9 @@ func usage(w io.Writer) {
                                             only in --ca-dir (0700), no client keys
   quantum-safe-proxy certs issue-client --ca-dir DIR --name NAME [--key-type mldsa|ecdsa|mldsa-ecdsa-issued] [--out DIR] [--force]
                                             issue a client certificate from the roots in --ca-dir
-  quantum-safe-proxy certs inspect FILE...  describe certificates
+  quantum-safe-proxy certs inspect [--config-file FILE] FILE...
+                                            describe certificates, and keys: algorithm, ML-DSA form,
+                                            which given or configured certificate each belongs to
   quantum-safe-proxy version                print the version
   quantum-safe-proxy man                    print the manual page (roff)
 

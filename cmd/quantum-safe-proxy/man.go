@@ -32,7 +32,7 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 \fB\-\-ca\-dir\fR \fIDIR\fR \fB\-\-name\fR \fINAME\fR [\fB\-\-key\-type\fR \fBmldsa\fR|\fBecdsa\fR|\fBmldsa\-ecdsa\-issued\fR] [\fB\-\-out\fR \fIDIR\fR] [\fB\-\-force\fR]
 .br
 .B quantum\-safe\-proxy certs inspect
-\fIFILE\fR...
+[\fB\-\-config\-file\fR \fIFILE\fR] \fIFILE\fR...
 .br
 .B quantum\-safe\-proxy version
 .SH DESCRIPTION
@@ -58,10 +58,35 @@ Settings come from, in rising precedence: defaults, a JSON file
 			fmt.Fprintf(w, ".br\n(%s)\n", esc(also))
 		}
 	}
-	fmt.Fprint(w, `.SH SIGNALS
+	fmt.Fprint(w, `.SH COMMANDS
+.TP
+.B check
+validate the configuration and every file it names, then say what a
+post\-quantum client, a classical TLS 1.3 client and a TLS 1.2 client are
+served: for each name in a chain's \fBserver_names\fR, and for clients
+asking for any other name or none
+.TP
+.B certs inspect
+describe each PEM file: every certificate (subject, issuer, key, names,
+validity) and a private key (algorithm; for ML\-DSA, whether it holds the
+seed, the expanded key or both; and which certificate it belongs to, among
+the files named and, with \fB\-\-config\-file\fR, the configured chains)
+.SH LOGGING
+\fBlog_level\fR \fBdebug\fR adds, per handshake, what the ClientHello
+offers (server name, versions, groups, signature algorithms, ALPN, cipher
+suites), the chain chosen and why, and whether a session ticket resumed or
+why not; and on reload, each setting or chain that changed with its old and
+new value. Below debug none of it is built.
+.PP
+A reload that fails is logged at \fBerror\fR; one that succeeds at
+\fBNOTICE\fR (journal priority 5), which every \fBlog_level\fR shows,
+with what it changed. \fBSTATUS=\fR (\fBsystemctl status\fR) follows
+the counters and the last reload within a second, at most once a second.
+.SH SIGNALS
 .TP
 .B SIGHUP
-read the configuration again; swap it in only if all of it is valid
+read the configuration again; swap it in only if all of it is valid, and
+log the outcome (see LOGGING)
 .TP
 .B SIGTERM, SIGINT
 stop accepting, let open connections finish for up to \fBdrain_timeout\fR,
