@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 // A recovered panic is a bug all the same: [records.checkPanics] fails
 // the test for every panic line beyond those a test expects.
 type records struct {
+	level  slog.LevelVar // what is recorded: debug and up, unless a benchmark says
 	mu     sync.Mutex
 	recs   []map[string]string
 	ch     chan struct{}
@@ -59,7 +60,7 @@ type records struct {
 	expect int // panics the test provokes on purpose
 }
 
-func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Enabled(_ context.Context, l slog.Level) bool { return l >= r.level.Level() }
 func (r *records) WithAttrs(as []slog.Attr) slog.Handler {
 	return &withAttrs{r, as}
 }
@@ -92,7 +93,7 @@ type withAttrs struct {
 	as []slog.Attr
 }
 
-func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
+func (w *withAttrs) Enabled(ctx context.Context, l slog.Level) bool { return w.r.Enabled(ctx, l) }
 func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
 	return &withAttrs{w.r, append(append([]slog.Attr{}, w.as...), as...)}
 }
@@ -193,6 +194,7 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 		}
 	}()
 	rec := &records{ch: make(chan struct{}, 1)}
+	rec.level.Set(slog.LevelDebug)
 	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snapshot(t, cfg, target))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
