@@ -41,20 +41,26 @@ func debugHello(h *Hello, chi *tls.ClientHelloInfo) {
 		slog.Bool("hello_retry", chi.HelloRetryRequest))
 }
 
-// list writes a client's list comma-separated, clipped.
+// maxList bounds, in bytes, a client's list in a debug line, as
+// [logging.Clip] bounds a string: a 64 KiB hello may list 30,000 groups.
+const maxList = 512
+
+// list writes a client's list comma-separated; past maxList bytes it
+// ends with how many entries there were.
 func list[T any](vs []T, name func(T) string) string {
 	var b strings.Builder
 	for i, v := range vs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(name(v))
-		if b.Len() > 2*512 { // logging.Clip cuts at 512; stop building long before a 64 KiB hello ends
+		s := name(v)
+		if i > 0 && b.Len()+1+len(s) > maxList {
 			fmt.Fprintf(&b, ",... (%d in all)", len(vs))
 			break
 		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(logging.Clip(s))
 	}
-	return logging.Clip(b.String())
+	return b.String()
 }
 
 // debugChoice logs the chain chosen for a full handshake, and why.

@@ -122,11 +122,8 @@ func (s *Server) outcome(k clientKind, chi *tls.ClientHelloInfo, name string) st
 		return "refused: no key exchange group in common (pqc_mode " + string(s.Mode) + ")"
 	}
 	c, _ := s.choose(chi)
-	switch {
-	case c == nil && name == "":
+	if c == nil { // only for other names: a bound name has its chain
 		return "refused (unrecognized_name): every chain is bound to server names"
-	case c == nil:
-		return "refused (unrecognized_name)" // not reached: name is bound to a chain
 	}
 	anyName := *chi
 	anyName.ServerName = ""
