@@ -36,14 +36,20 @@ var suites = []struct{ name, command string }{
 
 // record is what one suite did; it is written to DIR/SUITE.json.
 type record struct {
-	Suite   string        `json:"suite"`
-	OK      bool          `json:"ok"`
-	Passed  int           `json:"passed"`
-	Failed  int           `json:"failed"`
-	Skipped []skip        `json:"skipped"`
-	Peers   []string      `json:"peers"`
-	Elapsed time.Duration `json:"elapsed"`
-	Problem string        `json:"problem,omitempty"` // why the suite failed beyond its tests
+	Suite    string        `json:"suite"`
+	OK       bool          `json:"ok"`
+	Passed   int           `json:"passed"`
+	Failed   int           `json:"failed"`
+	Skipped  []skip        `json:"skipped"`
+	Failures []failure     `json:"failures"`
+	Peers    []string      `json:"peers"`
+	Elapsed  time.Duration `json:"elapsed"`
+	Problem  string        `json:"problem,omitempty"` // why the suite failed beyond its tests
+}
+
+type failure struct {
+	Test    string `json:"test"`
+	Message string `json:"message"`
 }
 
 type skip struct {
@@ -93,12 +99,17 @@ func runSuite(dir, suite string, verbose bool, args []string) int {
 	waitErr := cmd.Wait()
 	rec.Suite, rec.Elapsed = suite, time.Since(start).Round(time.Second)
 	rec.OK = waitErr == nil && rec.Failed == 0
-	if waitErr != nil && rec.Failed == 0 {
+	switch {
+	case waitErr != nil && rec.Failed == 0:
 		rec.Problem = "go test: " + waitErr.Error()
-	}
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && len(rec.Skipped) > 0 {
+	case rec.Passed+rec.Failed+len(rec.Skipped) == 0:
 		rec.OK = false
-		rec.Problem = fmt.Sprintf("CI=%s and %d tests skipped: under CI every test must run", ci, len(rec.Skipped))
+		rec.Problem = "no test ran: is the -run pattern stale?"
+	case underCI() && len(rec.Skipped) > 0:
+		rec.OK = false
+		rec.Problem = fmt.Sprintf("CI=%s and %d tests skipped: under CI every test must run", os.Getenv("CI"), len(rec.Skipped))
+	}
+	if rec.Problem != "" {
 		fmt.Println("testreport:", rec.Problem)
 	}
 	if err := writeRecord(dir, rec); err != nil {
@@ -109,6 +120,13 @@ func runSuite(dir, suite string, verbose bool, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// underCI is the rule the tests follow too (integration's need): CI set
+// to anything but "", "0" or "false".
+func underCI() bool {
+	ci := os.Getenv("CI")
+	return ci != "" && ci != "0" && ci != "false"
 }
 
 // event is one line of `go test -json` (go doc cmd/test2json).
@@ -122,11 +140,19 @@ type event struct {
 
 // readEvents prints what plain go test would (package results and the
 // output of failed tests), each skip with its reason, and every line that
-// names a peer; with verbose, every line. It counts the results.
+// names a peer; with verbose, every line. It counts leaf tests: a test
+// with subtests counts through them, unless it fails by itself.
 func readEvents(r io.Reader, w io.Writer, verbose bool) *record {
 	rec := &record{}
 	held := map[string][]string{} // output of tests still running, by package and test
+	running := map[string]bool{}  // tests started and not ended
+	parent := map[string]bool{}   // tests that have subtests
+	childFailed := map[string]bool{}
 	seenPeer := map[string]bool{}
+	fail := func(pkg, test string, output []string) {
+		rec.Failed++
+		rec.Failures = append(rec.Failures, failure{Test: shortPackage(pkg) + " " + test, Message: firstMessage(output)})
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
@@ -136,7 +162,16 @@ func readEvents(r io.Reader, w io.Writer, verbose bool) *record {
 			continue
 		}
 		key := e.Package + " " + e.Test
+		up := ""
+		if i := strings.LastIndex(e.Test, "/"); i >= 0 {
+			up = e.Package + " " + e.Test[:i]
+		}
 		switch e.Action {
+		case "run":
+			running[key] = true
+			if up != "" {
+				parent[up] = true
+			}
 		case "output", "build-output":
 			if peer, ok := strings.CutPrefix(strings.TrimSpace(e.Output), "peer: "); ok && !seenPeer[peer] {
 				seenPeer[peer] = true
@@ -150,31 +185,53 @@ func readEvents(r io.Reader, w io.Writer, verbose bool) *record {
 				fmt.Fprint(w, e.Output)
 			case e.Test != "":
 				held[key] = append(held[key], e.Output)
-			case e.Output != "PASS\n" && e.Output != "FAIL\n" && !strings.HasPrefix(e.Output, "testing: warning: no tests"):
+			case e.Output != "PASS\n" && e.Output != "FAIL\n":
 				fmt.Fprint(w, e.Output) // ok/FAIL lines, build errors, a test binary's crash
 			}
 		case "pass":
-			if e.Test != "" {
+			if e.Test != "" && !parent[key] {
 				rec.Passed++
 			}
-			delete(held, key)
 		case "fail":
-			if e.Test != "" {
-				rec.Failed++
+			switch {
+			case e.Test == "":
+				// The package failed: a test still running was cut short by
+				// a timeout, a panic elsewhere or os.Exit, and its output
+				// says which.
+				for k := range running {
+					if pkg, test, _ := strings.Cut(k, " "); pkg == e.Package {
+						if !verbose {
+							fmt.Fprint(w, strings.Join(held[k], ""))
+						}
+						if !parent[k] {
+							fail(pkg, test+" (did not finish: the test binary crashed or timed out)", held[k])
+						}
+						delete(running, k)
+					}
+				}
+			case !parent[key] || !childFailed[key]:
+				fail(e.Package, e.Test, held[key])
+				fallthrough
+			default:
 				if !verbose {
 					fmt.Fprint(w, strings.Join(held[key], ""))
 				}
 			}
-			delete(held, key)
+			if up != "" {
+				childFailed[up] = true
+			}
 		case "skip":
-			if e.Test != "" { // a package-level skip means no test files
+			if e.Test != "" && !parent[key] { // a package-level skip means no test files
 				reason := skipReason(held[key])
 				rec.Skipped = append(rec.Skipped, skip{Test: shortPackage(e.Package) + " " + e.Test, Reason: reason})
 				if !verbose {
 					fmt.Fprintf(w, "--- SKIP: %s (%s): %s\n", e.Test, shortPackage(e.Package), reason)
 				}
 			}
+		}
+		if e.Action == "pass" || e.Action == "fail" || e.Action == "skip" {
 			delete(held, key)
+			delete(running, key)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -184,21 +241,55 @@ func readEvents(r io.Reader, w io.Writer, verbose bool) *record {
 	return rec
 }
 
-// skipReason is the last line a skipped test logged, without the
-// "file_test.go:12: " that testing puts before it.
+// message splits a line that testing wrote as "file_test.go:12: text".
+func message(line string) (string, bool) {
+	file, msg, ok := strings.Cut(strings.TrimSpace(line), ": ")
+	if ok && strings.Contains(file, "_test.go:") {
+		return msg, true
+	}
+	return "", false
+}
+
+// skipReason is the last message a skipped test logged, with the lines
+// that continue it, without the "file_test.go:12: " before it.
 func skipReason(output []string) string {
 	lines := strings.Split(strings.Join(output, ""), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
-		line := strings.TrimSpace(lines[i])
-		if line == "" || strings.HasPrefix(line, "--- SKIP") || strings.HasPrefix(line, "=== ") {
-			continue
+		if msg, ok := message(lines[i]); ok {
+			var more []string
+			for _, l := range lines[i+1:] {
+				if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "--- SKIP") {
+					more = append(more, l)
+				}
+			}
+			return strings.Join(append([]string{msg}, more...), " ")
 		}
-		if file, msg, ok := strings.Cut(line, ": "); ok && strings.Contains(file, "_test.go:") {
-			return msg
-		}
-		return line
 	}
 	return "(no reason given)"
+}
+
+// firstMessage is the first line of a failed test's output that says
+// something: its first logged message, else a panic line.
+func firstMessage(output []string) string {
+	lines := strings.Split(strings.Join(output, ""), "\n")
+	for _, l := range lines {
+		if msg, ok := message(l); ok {
+			return clip(msg)
+		}
+	}
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "panic:") {
+			return clip(l)
+		}
+	}
+	return "(see its output above)"
+}
+
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // shortPackage is an import path without the module's own prefix.
@@ -225,7 +316,8 @@ func printSummary(w io.Writer, dir string) int {
 	fmt.Fprintln(w, "Test summary")
 	fmt.Fprintf(w, "  %-12s %-8s %6s %6s %7s %7s\n", "suite", "result", "passed", "failed", "skipped", "time")
 	var passed, failed, skipped int
-	var peers, skips, problems []string
+	var peers, failures, problems []string
+	var skips []skip
 	ok := true
 	for _, s := range suites {
 		data, err := os.ReadFile(filepath.Join(dir, s.name+".json"))
@@ -254,21 +346,52 @@ func printSummary(w io.Writer, dir string) int {
 				peers = append(peers, p)
 			}
 		}
-		for _, sk := range rec.Skipped {
-			skips = append(skips, fmt.Sprintf("%s: %s", sk.Test, sk.Reason))
+		skips = append(skips, rec.Skipped...)
+		for _, f := range rec.Failures {
+			failures = append(failures, fmt.Sprintf("%s: %s", f.Test, f.Message))
 		}
 		if rec.Problem != "" {
 			problems = append(problems, s.name+": "+rec.Problem)
 		}
 	}
 	section(w, "Peers the tests used (none of them written by this project):", peers)
-	section(w, "Skipped, and how to run each:", skips)
+	section(w, "Failed:", limit(failures, 20))
+	section(w, "Skipped, and how to run each:", groupSkips(skips))
 	section(w, "Problems:", problems)
 	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if !ok || failed > 0 {
 		return 1
 	}
 	return 0
+}
+
+// groupSkips gives one line per reason, naming the first few tests.
+func groupSkips(skips []skip) []string {
+	var reasons []string
+	tests := map[string][]string{}
+	for _, sk := range skips {
+		if tests[sk.Reason] == nil {
+			reasons = append(reasons, sk.Reason)
+		}
+		tests[sk.Reason] = append(tests[sk.Reason], sk.Test)
+	}
+	var out []string
+	for _, r := range reasons {
+		names := tests[r]
+		if len(names) > 3 {
+			names = append(names[:3:3], fmt.Sprintf("and %d more", len(tests[r])-3))
+		}
+		out = append(out, fmt.Sprintf("%s\n    (%s)", r, strings.Join(names, ", ")))
+	}
+	return out
+}
+
+// limit keeps the first n lines and says how many it left out.
+func limit(lines []string, n int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	return append(lines[:n:n], fmt.Sprintf("... and %d more, above", len(lines)-n))
 }
 
 func section(w io.Writer, title string, lines []string) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,18 +38,42 @@ func TestSkips(t *testing.T) {
 
 func TestSubtests(t *testing.T) {
 	t.Run("one", func(t *testing.T) {})
-	t.Run("two", func(t *testing.T) { t.Skipf("needs root: run make test-systemd as root") })
+	t.Run("two", func(t *testing.T) { t.Skipf("needs root:\nrun make test-systemd as root") })
 }
 `)
-	cmd := exec.Command("go", "test", "-json", "-count=1", ".")
+	if err := os.Mkdir(filepath.Join(dir, "crash"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("crash/crash_test.go", `package crash
+
+import (
+	"os"
+	"testing"
+)
+
+func TestExits(t *testing.T) {
+	t.Log("about to exit")
+	os.Exit(3)
+}
+`)
+	cmd := exec.Command("go", "test", "-json", "-count=1", "./...")
 	cmd.Dir = dir
 	out, _ := cmd.Output() // fails: one test fails
 	var printed bytes.Buffer
 	rec := readEvents(bytes.NewReader(out), &printed, false)
 
-	// TestPasses, TestSubtests, TestSubtests/one.
-	if rec.Passed != 3 || rec.Failed != 1 {
-		t.Errorf("passed %d failed %d, want 3 and 1", rec.Passed, rec.Failed)
+	// TestPasses and TestSubtests/one; the parent counts through them.
+	// TestFails, and TestExits, which ended the binary.
+	if rec.Passed != 2 || rec.Failed != 2 {
+		t.Errorf("passed %d failed %d, want 2 and 2", rec.Passed, rec.Failed)
+	}
+	wantFailures := []failure{
+		{"sample TestFails", "the reason it failed"},
+		{"sample/crash TestExits (did not finish: the test binary crashed or timed out)", "about to exit"},
+	}
+	slices.SortFunc(rec.Failures, func(a, b failure) int { return strings.Compare(a.Test, b.Test) })
+	if !slices.Equal(rec.Failures, wantFailures) {
+		t.Errorf("failures %+v, want %+v", rec.Failures, wantFailures)
 	}
 	want := []skip{
 		{"sample TestSkips", "chromium not available: apt-get install chromium"},
@@ -66,7 +91,7 @@ func TestSubtests(t *testing.T) {
 		t.Errorf("peers %q", rec.Peers)
 	}
 	text := printed.String()
-	for _, s := range []string{"the reason it failed", "--- SKIP: TestSkips (sample): chromium not available", "FAIL\tsample"} {
+	for _, s := range []string{"the reason it failed", "--- SKIP: TestSkips (sample): chromium not available", "FAIL\tsample", "about to exit"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("printed output lacks %q:\n%s", s, text)
 		}
@@ -87,14 +112,16 @@ func TestSummary(t *testing.T) {
 	if code := printSummary(&out, dir); code != 0 {
 		t.Errorf("exit %d for a run with a skip outside CI, want 0:\n%s", code, out.String())
 	}
-	for _, s := range []string{"integration  partial", "run it: make test-systemd", "integration TestChromium: chromium not available", "tests: 15 passed, 0 failed, 1 skipped\n"} {
+	for _, s := range []string{"integration  partial", "run it: make test-systemd", "chromium not available: apt-get install chromium\n    (integration TestChromium)", "tests: 15 passed, 0 failed, 1 skipped\n"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("summary lacks %q:\n%s", s, out.String())
 		}
 	}
-	writeRecord(dir, &record{Suite: "systemd", OK: false, Failed: 1})
+	writeRecord(dir, &record{Suite: "systemd", OK: false, Failed: 1,
+		Failures: []failure{{"integration TestSystemdBox", "root is required under CI: run sudo make test-systemd"}}})
 	out.Reset()
-	if code := printSummary(&out, dir); code != 1 || !strings.Contains(out.String(), "systemd      FAILED") {
+	if code := printSummary(&out, dir); code != 1 || !strings.Contains(out.String(), "systemd      FAILED") ||
+		!strings.Contains(out.String(), "Failed:\n  integration TestSystemdBox: root is required under CI: run sudo make test-systemd\n") {
 		t.Errorf("exit %d for a failed suite, want 1:\n%s", code, out.String())
 	}
 }
