@@ -26,7 +26,7 @@ certs: certs/ca.crt
 
 # The demo: an echo backend on 127.0.0.1:6000 and the proxy on 127.0.0.1:8443.
 run: build certs
-	@$(OPENSSL) version >/dev/null
+	@$(OPENSSL) version >/dev/null || echo "(No OpenSSL 3.5 for the command below: see the error above, or set QSP_OPENSSL.)"
 	@echo
 	@echo "In another terminal, watch a post-quantum handshake and an echo:"
 	@echo

@@ -104,7 +104,7 @@ func TestWildcardWithoutIPv6(t *testing.T) {
 // missing fails under CI and skips elsewhere, with the reason.
 func missing(t *testing.T, what, why string) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
+	if ci := os.Getenv("CI"); ci != "" && ci != "0" && ci != "false" { // as make test's report reads it
 		t.Fatalf("%s is required under CI: %s", what, why)
 	}
 	t.Skipf("%s not available: %s", what, why)
