@@ -108,6 +108,12 @@ func TestExitCodes(t *testing.T) {
 		err  string
 	}{
 		{[]string{"version"}, 0, ""},
+		{[]string{"-V"}, 0, ""}, // the Rust project's
+		{[]string{"--listne", "x", "--targte", "y", "--cert", "a", "--key", "b"}, 78,
+			"quantum-safe-proxy: error: --listne: unknown flag; did you mean --listen?\nquantum-safe-proxy: error: --targte: unknown flag; did you mean --target?\n"},
+		{[]string{"check", "--classic-cert", "c.crt", "--classic-key", "c.key"}, 78,
+			"quantum-safe-proxy: error: --classic-cert: replaced by a second certificate pair: --cert PQ.crt --key PQ.key --cert CLASSIC.crt --key CLASSIC.key (in JSON, a \"certificates\" list), the classical chain after the ML-DSA one\n" +
+				"quantum-safe-proxy: error: --classic-key: replaced by a second certificate pair: --cert PQ.crt --key PQ.key --cert CLASSIC.crt --key CLASSIC.key (in JSON, a \"certificates\" list), the classical chain after the ML-DSA one\n"},
 		{[]string{"--pqc-mode", "pq", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --pqc-mode: "pq" is not one of hybrid, strict, classical` + "\n"},
 		{[]string{"--handshake-timeout", "1e300", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --handshake-timeout: "1e300" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h` + "\n"},
 		{[]string{"certs", "frobnicate"}, 78, `quantum-safe-proxy: error: certs: unknown command "frobnicate": use init, issue-client or inspect` + "\n"},
