@@ -74,3 +74,18 @@ func TestCheckRunsRustReadmeExamples(t *testing.T) {
 		})
 	}
 }
+
+// The proxy logs the configuration's warnings at start: a Rust option that
+// changes nothing, and the client_cert_mode a CA alone implies.
+func TestStartLogsConfigurationWarnings(t *testing.T) {
+	p := startProxy(t, "--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key"), "--ca-cert", pki("ca.crt"),
+		"--buffer-size", "8192", "--target", echoBackend(t))
+	for _, msg := range []string{
+		"--buffer-size: has no effect here: connections are copied through fixed 64 KiB buffers (four full TLS records); remove it",
+		"--ca-cert is set and client_cert_mode is not: client certificates are verified when presented (optional), as in the Rust project; set client_cert_mode required to demand one, or none to ask for none",
+	} {
+		if rec := p.wait(t, msg); rec["level"] != "WARN" {
+			t.Errorf("%q logged at %v, want WARN", msg, rec["level"])
+		}
+	}
+}
