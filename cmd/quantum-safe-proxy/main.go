@@ -57,6 +57,9 @@ func exitCode(err error, stderr io.Writer) int {
 		for _, p := range ce.Problems {
 			fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", p)
 		}
+		for _, w := range ce.Warnings {
+			fmt.Fprintf(stderr, "quantum-safe-proxy: warning: %s\n", w)
+		}
 		return exitConfig
 	}
 	fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", err)

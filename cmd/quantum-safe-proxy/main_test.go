@@ -132,3 +132,23 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// A configuration that fails still shows its warnings, after the errors:
+// a variable ignored without --from-env may be the cause.
+func TestConfigErrorShowsWarnings(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"check", "--cert", "a", "--key", "b", "--client-cert-mode", "required"},
+		[]string{"QUANTUM_SAFE_PROXY_CA_CERT=ca.crt"}, &out, &errOut)
+	want := "quantum-safe-proxy: error: --client-cert-mode: \"required\" needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none\n" +
+		"quantum-safe-proxy: warning: QUANTUM_SAFE_PROXY_CA_CERT is set but ignored: environment variables are read only with --from-env\n"
+	if code := exitCode(err, &errOut); code != 78 || errOut.String() != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut.String(), want)
+	}
+	// Said in the error, the variables are not repeated as a warning.
+	errOut.Reset()
+	err = run(context.Background(), []string{"check"}, []string{"QUANTUM_SAFE_PROXY_CERT=a", "QUANTUM_SAFE_PROXY_KEY=b"}, &out, &errOut)
+	want = "quantum-safe-proxy: error: no certificate configured: QUANTUM_SAFE_PROXY_CERT, QUANTUM_SAFE_PROXY_KEY are set but ignored: environment variables are read only with --from-env; add --from-env, or pass --cert FILE --key FILE\n"
+	if code := exitCode(err, &errOut); code != 78 || errOut.String() != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut.String(), want)
+	}
+}

@@ -16,7 +16,12 @@ var ErrHelp = flag.ErrHelp
 
 // Error is a configuration problem; [Load] returns every one it finds,
 // wrapped in a *multierror.Error. The command exits 78 (EX_CONFIG) on them.
-type Error struct{ Problems []error }
+type Error struct {
+	Problems []error
+	// Warnings are what [Config.Warnings] would have held, printed after
+	// the problems: a variable ignored without --from-env may be why.
+	Warnings []string
+}
 
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
@@ -110,7 +115,7 @@ func Load(args []string, environ []string) (*Config, error) {
 	l.flagCertificates(parsed.certs, parsed.keys)
 	l.validate()
 	if l.problems != nil {
-		return nil, &Error{Problems: l.problems.Errors}
+		return nil, &Error{Problems: l.problems.Errors, Warnings: l.warnings}
 	}
 	l.cfg.Warnings = l.warnings
 	return l.cfg, nil

@@ -134,6 +134,8 @@ func TestNoFollowOnErrors(t *testing.T) {
 			want: []string{`config.json: cert_pth: unknown key; did you mean "cert_path"?`}},
 		{name: "misspelt key in a certificate", file: `{"certificates": [{"cert_path": "a.crt", "keypath": "a.key"}]}`,
 			want: []string{`config.json: certificates[0]: keypath: unknown key; did you mean "key_path"?`}},
+		{name: "misspelt CA key", file: `{"client_cert_mode": "required", "ca_cert_pth": "ca.crt"}`, args: good,
+			want: []string{`config.json: ca_cert_pth: unknown key; did you mean "ca_cert_path"?`}},
 		{name: "misspelt flag", args: []string{"--crt", "a.crt", "--key", "a.key"},
 			want: []string{`--crt: unknown flag; did you mean --cert?`}},
 		{name: "unknown variable", args: []string{"--from-env"}, env: []string{"QUANTUM_SAFE_PROXY_CRT=a.crt", "QUANTUM_SAFE_PROXY_KEY=a.key"},

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -34,7 +35,7 @@ func (l *loader) validate() {
 		l.warn("%s is set and client_cert_mode is not: client certificates are verified when presented (optional), as in the Rust project; set client_cert_mode required to demand one, or none to ask for none",
 			l.label("ca_cert_path"))
 	}
-	if (c.ClientCertMode == ClientCertRequired || c.ClientCertMode == ClientCertOptional) && c.CACertPath == "" {
+	if (c.ClientCertMode == ClientCertRequired || c.ClientCertMode == ClientCertOptional) && c.CACertPath == "" && !l.uncertain {
 		l.fail("%s: %q needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none",
 			l.label("client_cert_mode"), c.ClientCertMode)
 	}
@@ -82,7 +83,9 @@ func (l *loader) noCertificate() string {
 	}
 	switch {
 	case certEnv:
-		return "no certificate configured: " + l.ignoredEnvNote() + "; add --from-env, or pass --cert FILE --key FILE"
+		note := l.ignoredEnvNote()
+		l.warnings = slices.DeleteFunc(l.warnings, func(w string) bool { return w == note }) // said here
+		return "no certificate configured: " + note + "; add --from-env, or pass --cert FILE --key FILE"
 	case l.configFile == "":
 		return "no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in a --config-file); `quantum-safe-proxy certs init --dir DIR` makes a development PKI"
 	}
