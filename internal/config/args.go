@@ -63,83 +63,90 @@ func (l *loader) parseArgs(args []string) *parsedArgs {
 	p := &parsedArgs{}
 	specs := flagSpecs()
 	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		if arg == "--" {
+		switch arg := args[i]; {
+		case arg == "--":
 			for _, a := range args[i+1:] {
 				l.failUncertain("unexpected argument %q; settings are given as --name value", a)
 			}
-			break
-		}
-		if len(arg) < 2 || arg[0] != '-' {
+			return p
+		case len(arg) < 2 || arg[0] != '-':
 			l.failUncertain("unexpected argument %q; settings are given as --name value", arg)
-			continue
+		default:
+			i += l.parseFlag(p, specs, arg, args[i+1:])
 		}
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
-		if alias, ok := flagAliases[name]; ok {
-			name = alias
-		}
-		if name == "help" || name == "h" {
-			p.help = true
-			continue
-		}
-		spec, known := specs[name]
-		// next is the following argument, when it may be this flag's value.
-		next, hasNext := "", i+1 < len(args)
-		if hasNext {
-			next = args[i+1]
-		}
-		switch {
-		case !known:
-			l.failUncertain("--%s: unknown flag%s", printable(name), suggestFlag(name, specs))
-			// A value that follows is this flag's, not a stray argument.
-			if !hasValue && hasNext && !strings.HasPrefix(next, "-") {
-				i++
-			}
-			continue
-		case spec.boolean && !hasValue:
-			value = "true"
-			switch {
-			case hasNext && (strings.EqualFold(next, "true") || strings.EqualFold(next, "false")):
-				value = strings.ToLower(next)
-				i++
-			case hasNext && !strings.HasPrefix(next, "-"):
-				// "--hybrid-mode yes": a value meant for this flag.
-				l.failUncertain("--%s: %q is not true or false", name, next)
-				i++
-				continue
-			}
-		case !hasValue:
-			// A flag this parser knows is never taken as a value:
-			// "--cert --key k.key" is a forgotten value, not a file named --key.
-			if !hasNext || isFlag(next, specs) {
-				l.failUncertain("--%s: needs a value", name)
-				continue
-			}
-			value = next
-			i++
-		}
-		if name == "from-env" {
-			b, err := parseBool(value)
-			if err != nil {
-				l.failUncertain("--from-env: %v", err)
-			}
-			p.fromEnv = b
-			continue
-		}
-		spec.record(p, value)
 	}
 	return p
 }
 
-// isFlag says whether a argument names a flag the parser knows.
+// parseFlag reads one flag, given the arguments after it, and returns
+// how many of those it took as its value (0 or 1).
+func (l *loader) parseFlag(p *parsedArgs, specs map[string]flagSpec, arg string, rest []string) int {
+	name, value, hasValue := splitFlag(arg)
+	if name == "help" || name == "h" {
+		p.help = true
+		return 0
+	}
+	spec, known := specs[name]
+	next, hasNext := "", len(rest) > 0
+	if hasNext {
+		next = rest[0]
+	}
+	took := 0
+	switch {
+	case !known:
+		l.failUncertain("--%s: unknown flag%s", printable(name), suggestFlag(name, specs))
+		// A value that follows is this flag's, not a stray argument.
+		if !hasValue && hasNext && !strings.HasPrefix(next, "-") {
+			return 1
+		}
+		return 0
+	case spec.boolean && !hasValue:
+		value = "true"
+		switch {
+		case hasNext && (strings.EqualFold(next, "true") || strings.EqualFold(next, "false")):
+			value, took = strings.ToLower(next), 1
+		case hasNext && !strings.HasPrefix(next, "-"):
+			// "--hybrid-mode yes": a value meant for this flag.
+			l.failUncertain("--%s: %q is not true or false", name, next)
+			return 1
+		}
+	case !hasValue:
+		// A flag this parser knows is never taken as a value:
+		// "--cert --key k.key" is a forgotten value, not a file named --key.
+		if !hasNext || isFlag(next, specs) {
+			l.failUncertain("--%s: needs a value", name)
+			return 0
+		}
+		value, took = next, 1
+	}
+	if name == "from-env" {
+		b, err := parseBool(value)
+		if err != nil {
+			l.failUncertain("--from-env: %v", err)
+		}
+		p.fromEnv = b
+		return took
+	}
+	spec.record(p, value)
+	return took
+}
+
+// splitFlag splits "--name=value" (or "-name=value"), with the Rust
+// project's other names of a flag resolved.
+func splitFlag(arg string) (name, value string, hasValue bool) {
+	name, value, hasValue = strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+	if alias, ok := flagAliases[name]; ok {
+		name = alias
+	}
+	return name, value, hasValue
+}
+
+// isFlag says whether an argument names a flag the parser knows.
 func isFlag(arg string, specs map[string]flagSpec) bool {
 	if len(arg) < 2 || arg[0] != '-' {
 		return false
 	}
-	name, _, _ := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
-	if alias, ok := flagAliases[name]; ok {
-		name = alias
-	}
+	name, _, _ := splitFlag(arg)
 	_, known := specs[name]
 	return known || name == "help" || name == "h"
 }
