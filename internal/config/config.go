@@ -4,8 +4,10 @@
 // then a JSON file (--config-file), then QUANTUM_SAFE_PROXY_* variables
 // (with --from-env), then flags; later sources win. The names are those of
 // the Rust Quantum Safe Proxy, so its users' files, scripts and units keep
-// working. Only this package knows the file format: one JSON object whose
-// keys match exactly (case included, at every level) and appear once.
+// working; the options of its other versions are mapped, warned about or
+// refused with their replacement ([rustOptions]). Only this package knows
+// the file format: one JSON object whose keys match exactly (case
+// included, at every level) and appear once.
 package config
 
 import (
