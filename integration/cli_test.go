@@ -75,12 +75,32 @@ func TestCheckRefusesOverflowDuplicatesAndKeyCase(t *testing.T) {
 	}
 }
 
+// A key that does not match its certificate is named with the configured
+// certificate it does belong to (most often two key paths were swapped),
+// or said to belong to none.
 func TestCheckNamesMismatchedKey(t *testing.T) {
-	_, stderr, code := runBinary(t, "check", "--cert", pki("server-mldsa.crt"), "--key", pki("server-ecdsa.key"))
-	want := "quantum-safe-proxy: error: " + pki("server-ecdsa.key") + " does not match " + pki("server-mldsa.crt") +
-		": the key is ECDSA P-256, the certificate's key is ML-DSA-65; pair each certificate with the key it was issued for\n"
-	if code != 78 || stderr != want {
-		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cert", pki("server-mldsa.crt"), "--key", pki("server-ecdsa.key")},
+			pki("server-ecdsa.key") + " does not match " + pki("server-mldsa.crt") +
+				": the key is ECDSA P-256, the certificate's key is ML-DSA-65; the key is that of none of the configured certificates; pair each certificate with the key it was issued for\n"},
+		{[]string{"--cert", pki("server-mldsa.crt"), "--key", pki("server-ecdsa.key"), "--cert", pki("server-ecdsa.crt"), "--key", pki("server-mldsa.key")},
+			pki("server-ecdsa.key") + " does not match " + pki("server-mldsa.crt") +
+				": the key is ECDSA P-256, the certificate's key is ML-DSA-65; the key is that of " + pki("server-ecdsa.crt") + "; pair each certificate with the key it was issued for\n" +
+				"quantum-safe-proxy: error: " + pki("server-mldsa.key") + " does not match " + pki("server-ecdsa.crt") +
+				": the key is ML-DSA-65, the certificate's key is ECDSA P-256; the key is that of " + pki("server-mldsa.crt") + "; pair each certificate with the key it was issued for\n"},
+		// Two ML-DSA-65 keys: the message does not say "the key is
+		// ML-DSA-65, the certificate's key is ML-DSA-65".
+		{[]string{"--cert", "../testdata/mldsa65.crt", "--key", pki("server-mldsa.key"), "--cert", pki("server-mldsa.crt"), "--key", "../testdata/mldsa65-seed.key"},
+			pki("server-mldsa.key") + " does not match ../testdata/mldsa65.crt: both are ML-DSA-65 keys, but not the same key; the key is that of " + pki("server-mldsa.crt") + "; pair each certificate with the key it was issued for\n" +
+				"quantum-safe-proxy: error: ../testdata/mldsa65-seed.key does not match " + pki("server-mldsa.crt") + ": both are ML-DSA-65 keys, but not the same key; the key is that of ../testdata/mldsa65.crt; pair each certificate with the key it was issued for\n"},
+	} {
+		_, stderr, code := runBinary(t, append([]string{"check"}, tc.args...)...)
+		if want := "quantum-safe-proxy: error: " + tc.want; code != 78 || stderr != want {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant:\n%s", tc.args, code, stderr, want)
+		}
 	}
 }
 

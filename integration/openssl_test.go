@@ -180,3 +180,18 @@ func streamingBackend(t *testing.T) string {
 		}
 	})
 }
+
+// An OpenSSL client that offers only classical signature algorithms,
+// against an ML-DSA chain alone, is refused with a reason of its own and
+// the fix as hint (it was handshake_failed with none).
+func TestOpenSSLClassicalClientAgainstMLDSAOnlyIsExplained(t *testing.T) {
+	p := startProxy(t, "--target", echoBackend(t), "--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key"))
+	r := runSClient(t, p.addr, "-sigalgs", legacySigalgs)
+	if r.err == nil || r.echoed {
+		t.Fatalf("a client without ML-DSA was served an ML-DSA chain\n%s", r.out)
+	}
+	rec := p.wait(t, "handshake refused")
+	if hint, _ := rec["hint"].(string); rec["reason"] != "no_shared_signature_algorithm" || !strings.Contains(hint, "add an ECDSA chain") {
+		t.Errorf("proxy log: %v", rec)
+	}
+}

@@ -57,6 +57,9 @@ func exitCode(err error, stderr io.Writer) int {
 		for _, p := range ce.Problems {
 			fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", p)
 		}
+		for _, w := range ce.Warnings {
+			fmt.Fprintf(stderr, "quantum-safe-proxy: warning: %s\n", w)
+		}
 		return exitConfig
 	}
 	fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", err)
@@ -69,7 +72,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		cmd = args[0]
 	}
 	switch cmd {
-	case "version", "--version", "-version":
+	case "version", "--version", "-version", "--show-version", "-V": // the last two are the Rust project's
 		fmt.Fprintf(stdout, "quantum-safe-proxy %s (%s %s/%s)\n", getVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	case "help", "--help", "-help", "-h":
@@ -90,6 +93,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return err
 		}
 		fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
 		snap.TLS.Describe(stdout, time.Now())
 		return nil
 	}

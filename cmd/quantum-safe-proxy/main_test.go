@@ -108,6 +108,12 @@ func TestExitCodes(t *testing.T) {
 		err  string
 	}{
 		{[]string{"version"}, 0, ""},
+		{[]string{"-V"}, 0, ""}, // the Rust project's
+		{[]string{"--listne", "x", "--targte", "y", "--cert", "a", "--key", "b"}, 78,
+			"quantum-safe-proxy: error: --listne: unknown flag; did you mean --listen?\nquantum-safe-proxy: error: --targte: unknown flag; did you mean --target?\n"},
+		{[]string{"check", "--classic-cert", "c.crt", "--classic-key", "c.key"}, 78,
+			"quantum-safe-proxy: error: --classic-cert: replaced by a second certificate pair: --cert PQ.crt --key PQ.key --cert CLASSIC.crt --key CLASSIC.key (in JSON, a \"certificates\" list), the classical chain after the ML-DSA one\n" +
+				"quantum-safe-proxy: error: --classic-key: replaced by a second certificate pair: --cert PQ.crt --key PQ.key --cert CLASSIC.crt --key CLASSIC.key (in JSON, a \"certificates\" list), the classical chain after the ML-DSA one\n"},
 		{[]string{"--pqc-mode", "pq", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --pqc-mode: "pq" is not one of hybrid, strict, classical` + "\n"},
 		{[]string{"--handshake-timeout", "1e300", "--cert", "a", "--key", "b"}, 78, `quantum-safe-proxy: error: --handshake-timeout: "1e300" is longer than a year (8760h), the most a duration may be; write e.g. 10s or 24h` + "\n"},
 		{[]string{"certs", "frobnicate"}, 78, `quantum-safe-proxy: error: certs: unknown command "frobnicate": use init, issue-client or inspect` + "\n"},
@@ -124,5 +130,25 @@ func TestExitCodes(t *testing.T) {
 		if code != tc.code || stderr != tc.err {
 			t.Errorf("%v: exit %d, stderr %q; want %d, %q", tc.args, code, stderr, tc.code, tc.err)
 		}
+	}
+}
+
+// A configuration that fails still shows its warnings, after the errors:
+// a variable ignored without --from-env may be the cause.
+func TestConfigErrorShowsWarnings(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"check", "--cert", "a", "--key", "b", "--client-cert-mode", "required"},
+		[]string{"QUANTUM_SAFE_PROXY_CA_CERT=ca.crt"}, &out, &errOut)
+	want := "quantum-safe-proxy: error: --client-cert-mode: \"required\" needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none\n" +
+		"quantum-safe-proxy: warning: QUANTUM_SAFE_PROXY_CA_CERT is set but ignored: environment variables are read only with --from-env\n"
+	if code := exitCode(err, &errOut); code != 78 || errOut.String() != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut.String(), want)
+	}
+	// Said in the error, the variables are not repeated as a warning.
+	errOut.Reset()
+	err = run(context.Background(), []string{"check"}, []string{"QUANTUM_SAFE_PROXY_CERT=a", "QUANTUM_SAFE_PROXY_KEY=b"}, &out, &errOut)
+	want = "quantum-safe-proxy: error: no certificate configured: QUANTUM_SAFE_PROXY_CERT, QUANTUM_SAFE_PROXY_KEY are set but ignored: environment variables are read only with --from-env; add --from-env, or pass --cert FILE --key FILE\n"
+	if code := exitCode(err, &errOut); code != 78 || errOut.String() != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut.String(), want)
 	}
 }

@@ -41,8 +41,7 @@ func LoadChain(certPath, keyPath string) (*Chain, error) {
 	}
 	leaf := certs[0]
 	if !publicKeysEqual(key.Public(), leaf.PublicKey) {
-		return nil, fmt.Errorf("%s does not match %s: the key is %s, the certificate's key is %s; pair each certificate with the key it was issued for",
-			keyPath, certPath, Algorithm(key.Public()), Algorithm(leaf.PublicKey))
+		return nil, &MismatchError{KeyPath: keyPath, CertPath: certPath, Key: key.Public(), CertKey: leaf.PublicKey}
 	}
 	if err := signVerify(key, leaf.PublicKey); err != nil {
 		return nil, fmt.Errorf("%s: a test signature made with this key does not verify against %s (%v); the key file is damaged: regenerate the key and reissue its certificate",
@@ -61,6 +60,41 @@ func LoadChain(certPath, keyPath string) (*Chain, error) {
 		c.TLS.Certificate = append(c.TLS.Certificate, cert.Raw)
 	}
 	return c, nil
+}
+
+// MismatchError is a key paired with a certificate whose key it is not.
+type MismatchError struct {
+	KeyPath, CertPath string
+	Key, CertKey      crypto.PublicKey
+	// Owner is the file of the configured certificate whose key Key is,
+	// when the caller, which knows the configuration, looked for one
+	// (Searched) and found it.
+	Owner    string
+	Searched bool
+}
+
+func (e *MismatchError) Error() string {
+	ka, ca := Algorithm(e.Key), Algorithm(e.CertKey)
+	what := fmt.Sprintf("the key is %s, the certificate's key is %s", ka, ca)
+	if ka == ca {
+		// Two keys of one algorithm: saying the algorithm twice would
+		// read as a contradiction.
+		what = fmt.Sprintf("both are %s keys, but not the same key", ka)
+	}
+	switch {
+	case e.Owner != "":
+		what += "; the key is that of " + e.Owner
+	case e.Searched:
+		what += "; the key is that of none of the configured certificates"
+	}
+	return fmt.Sprintf("%s does not match %s: %s; pair each certificate with the key it was issued for", e.KeyPath, e.CertPath, what)
+}
+
+// Matches says whether key is the public key of the first certificate in
+// the PEM file at certPath; false if the file cannot be read.
+func Matches(key crypto.PublicKey, certPath string) bool {
+	certs, err := LoadCertificates(certPath)
+	return err == nil && publicKeysEqual(key, certs[0].PublicKey)
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

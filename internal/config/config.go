@@ -4,8 +4,10 @@
 // then a JSON file (--config-file), then QUANTUM_SAFE_PROXY_* variables
 // (with --from-env), then flags; later sources win. The names are those of
 // the Rust Quantum Safe Proxy, so its users' files, scripts and units keep
-// working. Only this package knows the file format: one JSON object whose
-// keys match exactly (case included, at every level) and appear once.
+// working; the options of its other versions are mapped, warned about or
+// refused with their replacement ([rustOptions]). Only this package knows
+// the file format: one JSON object whose keys match exactly (case
+// included, at every level) and appear once.
 package config
 
 import (
@@ -69,7 +71,10 @@ type Config struct {
 	// ClientCertMode is none. JSON ca_cert_path, --ca-cert, QUANTUM_SAFE_PROXY_CA_CERT.
 	CACertPath string
 	// ClientCertMode: required, optional or none. JSON client_cert_mode,
-	// --client-cert-mode, QUANTUM_SAFE_PROXY_CLIENT_CERT_MODE. Default none.
+	// --client-cert-mode, QUANTUM_SAFE_PROXY_CLIENT_CERT_MODE. Default
+	// none, or optional when CACertPath is set: the Rust project's default
+	// was optional, so its users' --ca-cert alone still checks the
+	// certificates clients present (a warning at start says so).
 	ClientCertMode ClientCertMode
 	// PQCMode: hybrid, strict or classical. JSON pqc_mode, --pqc-mode,
 	// QUANTUM_SAFE_PROXY_PQC_MODE. Default hybrid. The Rust project's
@@ -96,7 +101,7 @@ type Config struct {
 	LogFormat string
 	// Environment is the Rust project's deployment label (production,
 	// development, testing); it is logged at start and changes nothing.
-	// JSON environment, QUANTUM_SAFE_PROXY_ENVIRONMENT.
+	// JSON environment, --environment, QUANTUM_SAFE_PROXY_ENVIRONMENT.
 	Environment string
 	// Durations below are "10s", "2m", "1h30m" or a number of seconds
 	// (2.5), from 0 to a year (8760h); anything else is an error.
@@ -107,7 +112,10 @@ type Config struct {
 	// JSON handshake_timeout ("10s" or seconds), --handshake-timeout. Default 10s.
 	HandshakeTimeout time.Duration
 	// DialTimeout bounds connecting to the backend. JSON dial_timeout,
-	// --dial-timeout. Default 5s.
+	// --dial-timeout. Default 5s. The Rust project's connection_timeout
+	// (seconds; --connection-timeout, QUANTUM_SAFE_PROXY_CONNECTION_TIMEOUT)
+	// bounded the same connect and maps onto it; set together, they must
+	// agree.
 	DialTimeout time.Duration
 	// IdleTimeout cuts (resets) a connection after no bytes moved either
 	// way for this long, counted from the last byte; 0 means never. JSON
@@ -144,9 +152,18 @@ type Config struct {
 	// --unsafe-target. Default false.
 	UnsafeTarget bool
 
+	// Warnings are what the operator should know about the configuration
+	// as loaded, though nothing in it is wrong: variables ignored without
+	// --from-env, a client_cert_mode implied by ca_cert_path. The daemon
+	// logs them at start and on every reload; check prints them.
+	Warnings []string
+
 	// hybridMode is the Rust project's hybrid_mode when it was set; it is
 	// folded into PQCMode by validation.
 	hybridMode *bool
+	// connectionTimeout is the Rust project's connection_timeout when it
+	// was set; it is folded into DialTimeout by validation.
+	connectionTimeout *time.Duration
 }
 
 // Default returns the defaults, those of the Rust project where it has one.

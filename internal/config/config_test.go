@@ -71,6 +71,13 @@ func TestHybridModeMapping(t *testing.T) {
 		{[]string{"--hybrid-mode"}, PQCHybrid},
 		{[]string{"--hybrid-mode=false"}, PQCClassical},
 		{[]string{"--hybrid-mode=true", "--pqc-mode", "strict"}, PQCStrict},
+		// As with the Rust project's clap: a boolean flag takes true or
+		// false as the next argument, or stands alone for true.
+		{[]string{"--hybrid-mode", "true"}, PQCHybrid},
+		{[]string{"--hybrid-mode", "false"}, PQCClassical},
+		{[]string{"--hybrid-mode", "FALSE"}, PQCClassical},
+		{[]string{"--hybrid-mode", "--log-level", "debug"}, PQCHybrid},
+		{[]string{"-hybrid-mode", "false"}, PQCClassical},
 	} {
 		c, err := Load(append(tc.args, good...), nil)
 		if err != nil || c.PQCMode != tc.want {
@@ -120,7 +127,8 @@ func TestErrors(t *testing.T) {
 		{name: "no handshake deadline in file", file: `{"handshake_timeout": 0}`,
 			want: `config.json: handshake_timeout: 0 removes the handshake deadline, so a client that connects and stalls holds its socket forever; set a duration such as 10s, or set unsafe_no_handshake_timeout (--unsafe-no-handshake-timeout) if you mean it`},
 		{name: "bad max_handshakes", args: []string{"--max-handshakes", "-1"}, want: `--max-handshakes: "-1" is not a whole number >= 0`},
-		{name: "unknown flag", args: []string{"--listne", "x"}, want: `--listne: unknown flag; see quantum-safe-proxy --help`},
+		{name: "unknown flag", args: []string{"--listne", "x"}, want: `--listne: unknown flag; did you mean --listen?`},
+		{name: "unknown flag, nothing close", args: []string{"--frobnicate"}, want: `--frobnicate: unknown flag; see quantum-safe-proxy --help`},
 		{name: "unpaired flags", args: []string{"--cert", "b.crt"}, want: `--cert/--key: 2 certificates and 1 keys; give them in pairs, --cert A --key A.key --cert B --key B.key`},
 		{name: "remote target", args: []string{"--target", "10.0.0.5:80"},
 			want: `--target: "10.0.0.5:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`},
@@ -207,7 +215,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		`--log-level: "loud" is not one of error, warn, info, debug, trace`,
 		`--handshake-timeout: "-1" is negative; a duration is 0 or more, e.g. 10s`,
 		`--target: "example.com:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`,
-		"no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in the config file); `quantum-safe-proxy certs init` makes a development PKI",
+		"no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in a --config-file); `quantum-safe-proxy certs init --dir DIR` makes a development PKI",
 	}
 	if err == nil {
 		t.Fatal("no error")

@@ -22,20 +22,24 @@ var certKeys = []string{"cert_path", "key_path", "server_names"}
 func (l *loader) loadFile(path string) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		l.fail("%s: cannot read the config file: %v", path, unwrapPathError(err))
+		l.failUncertain("%s: cannot read the config file: %v", path, unwrapPathError(err))
 		return
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		l.fail("%s: %s", path, describeJSONError(data, err))
+		l.failUncertain("%s: %s", path, describeJSONError(data, err))
 		return
 	}
 	for _, d := range duplicateKeys(data) {
 		l.fail("%s: line %d: %s: duplicate key (first at line %d); keep one", path, d.line, d.path, d.first)
 	}
 	byKey := map[string]*option{}
-	for i := range options {
-		byKey[options[i].key] = &options[i]
+	for _, table := range [][]option{options, rustOptions} {
+		for i := range table {
+			if table[i].key != "" {
+				byKey[table[i].key] = &table[i]
+			}
+		}
 	}
 	var certPath, keyPath *string
 	var list []CertPair
@@ -54,10 +58,14 @@ func (l *loader) loadFile(path string) {
 		}
 		o := byKey[k]
 		if o == nil {
-			l.fail("%s: %s: unknown key%s", path, printable(k), suggest(k, knownKeys()))
+			l.failUncertain("%s: %s: unknown key%s", path, printable(k), suggest(k, knownKeys()))
 			continue
 		}
 		s, err := scalar(v)
+		if err != nil && o.rust {
+			// A Rust option is refused (or mapped) by name, whatever its value.
+			s, err = string(bytes.TrimSpace(v)), nil
+		}
 		if err != nil {
 			l.fail("%s: %s: %v", path, k, err)
 			continue
@@ -67,6 +75,8 @@ func (l *loader) loadFile(path string) {
 	switch {
 	case certPath != nil && keyPath != nil:
 		list = append([]CertPair{{CertPath: *certPath, KeyPath: *keyPath}}, list...)
+	case l.uncertain:
+		// A misspelt key_path or cert_path has been reported already.
 	case certPath != nil:
 		l.fail("%s: cert_path is set but key_path is not; add \"key_path\"", path)
 	case keyPath != nil:
@@ -82,7 +92,7 @@ func (l *loader) loadFile(path string) {
 func (l *loader) fileString(path, label string, v json.RawMessage) *string {
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-		l.fail("%s: %s: must be a string (a file path), not %s", path, label, bytes.TrimSpace(v))
+		l.failUncertain("%s: %s: must be a string (a file path), not %s", path, label, bytes.TrimSpace(v))
 		return nil
 	}
 	return &s
@@ -93,7 +103,7 @@ func (l *loader) fileString(path, label string, v json.RawMessage) *string {
 func (l *loader) fileCertificates(path string, v json.RawMessage) []CertPair {
 	var entries []json.RawMessage
 	if err := json.Unmarshal(v, &entries); err != nil {
-		l.fail(`%s: certificates: must be a list such as [{"cert_path": "a.crt", "key_path": "a.key"}], not %s`, path, short(v))
+		l.failUncertain(`%s: certificates: must be a list such as [{"cert_path": "a.crt", "key_path": "a.key"}], not %s`, path, short(v))
 		return nil
 	}
 	var list []CertPair
@@ -101,7 +111,7 @@ func (l *loader) fileCertificates(path string, v json.RawMessage) []CertPair {
 		label := fmt.Sprintf("certificates[%d]", i)
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(e, &fields); err != nil || fields == nil {
-			l.fail(`%s: %s: must be an object such as {"cert_path": "a.crt", "key_path": "a.key"}, not %s`, path, label, short(e))
+			l.failUncertain(`%s: %s: must be an object such as {"cert_path": "a.crt", "key_path": "a.key"}, not %s`, path, label, short(e))
 			continue
 		}
 		var p CertPair
@@ -124,7 +134,7 @@ func (l *loader) fileCertificates(path string, v json.RawMessage) []CertPair {
 					ok = false
 				}
 			default:
-				l.fail("%s: %s: %s: unknown key%s", path, label, printable(k), suggest(k, certKeys))
+				l.failUncertain("%s: %s: %s: unknown key%s", path, label, printable(k), suggest(k, certKeys))
 				ok = false
 			}
 		}

@@ -20,6 +20,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"certificates": [{"Cert_Path": "a", "key_path": "b", "key_path": "c"}], "idle_timeout": 9223372037}`), "--idle-timeout\n-1s", "")
 	f.Add([]byte(`{"close_timeout": "inf", "max_connections": -1, "cert_path": null}`), "--from-env\n--pqc-mode\nstrict",
 		"QUANTUM_SAFE_PROXY_CERT=${CREDENTIALS_DIRECTORY}/a\nQUANTUM_SAFE_PROXY_KEY=b\nCREDENTIALS_DIRECTORY=/run/c")
+	f.Add([]byte(`{"buffer_size": 8192, "connection_timeout": 30, "cert": "a", "ca_cert_path": "c"}`), "--hybrid-mode\nfalse\n--classic-cert\nx\n--listne\n--cert\n--key\nb",
+		"QUANTUM_SAFE_PROXY_CERT=a")
 	if data, err := os.ReadFile("../../packaging/config.json"); err == nil {
 		f.Add(data, "", "")
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -17,7 +16,12 @@ var ErrHelp = flag.ErrHelp
 
 // Error is a configuration problem; [Load] returns every one it finds,
 // wrapped in a *multierror.Error. The command exits 78 (EX_CONFIG) on them.
-type Error struct{ Problems []error }
+type Error struct {
+	Problems []error
+	// Warnings are what [Config.Warnings] would have held, printed after
+	// the problems: a variable ignored without --from-env may be why.
+	Warnings []string
+}
 
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
@@ -34,10 +38,32 @@ type loader struct {
 	cfg      *Config
 	src      map[string]string
 	problems *multierror.Error
+	// uncertain is set by a problem that may hide settings: a file that
+	// could not be read or parsed, an unknown or refused key, flag or
+	// variable. A missing certificate is then not reported: it is most
+	// likely there, under the name that was refused.
+	uncertain bool
+	// configFile is the --config-file given, "" if none.
+	configFile string
+	// ignoredEnv lists the QUANTUM_SAFE_PROXY_* variables set while
+	// --from-env was not given.
+	ignoredEnv []string
+	warnings   []string
 }
 
 func (l *loader) fail(format string, args ...any) {
 	l.problems = multierror.Append(l.problems, fmt.Errorf(format, args...))
+}
+
+// failUncertain reports a problem after which settings may be missing
+// that are really there (see loader.uncertain).
+func (l *loader) failUncertain(format string, args ...any) {
+	l.uncertain = true
+	l.fail(format, args...)
+}
+
+func (l *loader) warn(format string, args ...any) {
+	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
 }
 
 // label names where key's value came from: "config.json: client_cert_mode",
@@ -51,7 +77,16 @@ func (l *loader) label(key string) string {
 
 func (l *loader) apply(o *option, value, source string) {
 	l.src[o.key] = source
-	if err := o.set(l.cfg, value); err != nil {
+	err := o.set(l.cfg, value)
+	var ne noEffect
+	if errors.As(err, &ne) {
+		l.warn("%s: %v", source, ne)
+		return
+	}
+	if err != nil {
+		if o.rust {
+			l.uncertain = true
+		}
 		l.fail("%s: %v", source, err)
 	}
 }
@@ -61,21 +96,18 @@ func (l *loader) apply(o *option, value, source string) {
 // It returns every problem at once, gathered with go-multierror, as an *[Error].
 func Load(args []string, environ []string) (*Config, error) {
 	l := &loader{environ: environ, cfg: Default(), src: map[string]string{}}
-	fs, parsed := newFlagSet(l)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, ErrHelp
-		}
-		return nil, &Error{Problems: []error{flagError(err)}}
+	parsed := l.parseArgs(args)
+	if parsed.help {
+		return nil, ErrHelp
 	}
-	if fs.NArg() > 0 {
-		return nil, &Error{Problems: []error{fmt.Errorf("unexpected argument %q; settings are given as --name value", fs.Arg(0))}}
-	}
+	l.configFile = parsed.configFile
 	if parsed.configFile != "" {
 		l.loadFile(parsed.configFile)
 	}
 	if parsed.fromEnv {
 		l.loadEnv(environ)
+	} else {
+		l.noteIgnoredEnv(environ)
 	}
 	for _, f := range parsed.flags {
 		l.apply(f.opt, f.value, "--"+f.opt.flag)
@@ -83,57 +115,10 @@ func Load(args []string, environ []string) (*Config, error) {
 	l.flagCertificates(parsed.certs, parsed.keys)
 	l.validate()
 	if l.problems != nil {
-		return nil, &Error{Problems: l.problems.Errors}
+		return nil, &Error{Problems: l.problems.Errors, Warnings: l.warnings}
 	}
+	l.cfg.Warnings = l.warnings
 	return l.cfg, nil
-}
-
-type flagValue struct {
-	opt   *option
-	value string
-}
-
-type parsedFlags struct {
-	configFile  string
-	fromEnv     bool
-	flags       []flagValue
-	certs, keys []string
-}
-
-// newFlagSet records flags in order; they are applied after the file and
-// the environment, which they override.
-func newFlagSet(l *loader) (*flag.FlagSet, *parsedFlags) {
-	p := &parsedFlags{}
-	fs := flag.NewFlagSet("quantum-safe-proxy", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&p.configFile, "config-file", "", "")
-	fs.BoolVar(&p.fromEnv, "from-env", false, "")
-	fs.Func("cert", "", func(v string) error { p.certs = append(p.certs, v); return nil })
-	fs.Func("key", "", func(v string) error { p.keys = append(p.keys, v); return nil })
-	for i := range options {
-		o := &options[i]
-		if o.flag == "" {
-			continue
-		}
-		record := func(v string) error { p.flags = append(p.flags, flagValue{o, v}); return nil }
-		if o.arg == "" {
-			fs.BoolFunc(o.flag, "", record)
-		} else {
-			fs.Func(o.flag, "", record)
-		}
-	}
-	return fs, p
-}
-
-func flagError(err error) error {
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Errorf("--%s: unknown flag; see quantum-safe-proxy --help", printable(name))
-	}
-	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return fmt.Errorf("--%s: needs a value", printable(name))
-	}
-	return errors.New(printable(msg))
 }
 
 func (l *loader) flagCertificates(certs, keys []string) {
@@ -141,6 +126,9 @@ func (l *loader) flagCertificates(certs, keys []string) {
 		return
 	}
 	l.src["certificates"] = "--cert"
+	if len(certs) != len(keys) && l.uncertain {
+		return // a --cert or --key without its value has been reported
+	}
 	if len(certs) != len(keys) {
 		l.fail("--cert/--key: %d certificates and %d keys; give them in pairs, --cert A --key A.key --cert B --key B.key", len(certs), len(keys))
 		return
@@ -151,24 +139,63 @@ func (l *loader) flagCertificates(certs, keys []string) {
 	}
 }
 
-func (l *loader) loadEnv(environ []string) {
-	byEnv := map[string]*option{}
-	for i := range options {
-		if options[i].env != "" {
-			byEnv[EnvPrefix+options[i].env] = &options[i]
-		}
-	}
-	var cert, key string
+// envNames returns the QUANTUM_SAFE_PROXY_* variables set, sorted, with
+// their values.
+func envNames(environ []string) ([]string, map[string]string) {
 	var names []string
 	vals := map[string]string{}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, EnvPrefix) {
-			names = append(names, name)
+			if _, dup := vals[name]; !dup {
+				names = append(names, name)
+			}
 			vals[name] = value
 		}
 	}
 	sort.Strings(names)
+	return names, vals
+}
+
+// noteIgnoredEnv warns of QUANTUM_SAFE_PROXY_* variables set without
+// --from-env: the Rust project's last versions read them always, and an
+// operator coming from them would otherwise wonder why they do nothing.
+func (l *loader) noteIgnoredEnv(environ []string) {
+	l.ignoredEnv, _ = envNames(environ)
+	if len(l.ignoredEnv) == 0 {
+		return
+	}
+	l.warn("%s", l.ignoredEnvNote())
+}
+
+// ignoredEnvNote names the variables --from-env would have read.
+func (l *loader) ignoredEnvNote() string {
+	verb := "is"
+	if len(l.ignoredEnv) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("%s %s set but ignored: environment variables are read only with --from-env", printableList(l.ignoredEnv), verb)
+}
+
+func printableList(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = printable(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+func (l *loader) loadEnv(environ []string) {
+	byEnv := map[string]*option{}
+	for _, table := range [][]option{options, rustOptions} {
+		for i := range table {
+			if table[i].env != "" {
+				byEnv[EnvPrefix+table[i].env] = &table[i]
+			}
+		}
+	}
+	var cert, key string
+	names, vals := envNames(environ)
 	for _, name := range names {
 		value := vals[name]
 		switch name {
@@ -180,7 +207,7 @@ func (l *loader) loadEnv(environ []string) {
 			if o := byEnv[name]; o != nil {
 				l.apply(o, value, name)
 			} else {
-				l.fail("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", printable(name))
+				l.failUncertain("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", printable(name))
 			}
 		}
 	}
@@ -189,7 +216,7 @@ func (l *loader) loadEnv(environ []string) {
 		l.cfg.Certificates = []CertPair{{CertPath: cert, KeyPath: key}}
 		l.src["certificates"] = EnvPrefix + "CERT"
 	case cert != "" || key != "":
-		l.fail("%sCERT and %sKEY: set both or neither", EnvPrefix, EnvPrefix)
+		l.failUncertain("%sCERT and %sKEY: set both or neither", EnvPrefix, EnvPrefix)
 	}
 }
 

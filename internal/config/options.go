@@ -20,6 +20,9 @@ type option struct {
 	arg   string // placeholder in usage, "" for a boolean
 	usage string
 	set   func(c *Config, v string) error
+	// rust marks an option of the Rust project that this proxy maps or
+	// refuses ([rustOptions]); it is left out of --help.
+	rust bool
 }
 
 // EnvPrefix starts every environment variable the proxy reads.
@@ -106,7 +109,7 @@ var options = []option{
 		set: func(c *Config, v string) error { c.Target = v; return nil }},
 	{key: "ca_cert_path", flag: "ca-cert", env: "CA_CERT", arg: "FILE", usage: "PEM roots that client certificates must chain to (ML-DSA and ECDSA may mix)",
 		set: func(c *Config, v string) error { c.CACertPath = v; return nil }},
-	{key: "client_cert_mode", flag: "client-cert-mode", env: "CLIENT_CERT_MODE", arg: "MODE", usage: "required, optional or none (default none)",
+	{key: "client_cert_mode", flag: "client-cert-mode", env: "CLIENT_CERT_MODE", arg: "MODE", usage: "required, optional or none (default none, or optional when a CA is given)",
 		set: func(c *Config, v string) error {
 			c.ClientCertMode = ClientCertMode(v)
 			return oneOf(v, "required", "optional", "none")
@@ -137,7 +140,7 @@ var options = []option{
 		}},
 	{key: "log_format", flag: "log-format", env: "LOG_FORMAT", arg: "FORMAT", usage: "text or json, for logs on stderr (default text)",
 		set: func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
-	{key: "environment", env: "ENVIRONMENT", arg: "NAME", usage: "deployment label, logged at start",
+	{key: "environment", flag: "environment", env: "ENVIRONMENT", arg: "NAME", usage: "deployment label (the Rust project's production, development...), logged at start; changes nothing",
 		set: func(c *Config, v string) error { c.Environment = v; return nil }},
 	{key: "handshake_timeout", flag: "handshake-timeout", env: "HANDSHAKE_TIMEOUT", arg: "DURATION", usage: "limit on the TLS handshake; 0 needs --unsafe-no-handshake-timeout (default 10s)",
 		set: durationSetter(func(c *Config) *time.Duration { return &c.HandshakeTimeout })},

@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// knownKeys lists every top-level key of the JSON file.
+// knownKeys lists every top-level key of the JSON file (the Rust
+// project's keys, which have messages of their own, aside).
 func knownKeys() []string {
 	keys := []string{"cert_path", "key_path", "certificates"}
 	for _, o := range options {
@@ -18,6 +19,16 @@ func knownKeys() []string {
 // in other case first (keys are case-sensitive), else the nearest within
 // two edits.
 func suggest(k string, known []string) string {
+	best := closest(k, known)
+	if best == "" {
+		return "; see the configuration reference in README.md"
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// closest returns the name in known nearest to k: the same in other case
+// first, else the nearest within two edits; "" if none is.
+func closest(k string, known []string) string {
 	best, bestD := "", 3
 	for _, name := range known {
 		d := editDistance(k, name)
@@ -28,10 +39,7 @@ func suggest(k string, known []string) string {
 			best, bestD = name, d
 		}
 	}
-	if best == "" {
-		return "; see the configuration reference in README.md"
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
+	return best
 }
 
 func editDistance(a, b string) int {

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,8 +17,8 @@ func (l *loader) validate() {
 	c := l.cfg
 	l.checkListen()
 	l.checkTarget()
-	if _, given := l.src["certificates"]; !given && len(c.Certificates) == 0 {
-		l.fail("no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in the config file); `quantum-safe-proxy certs init` makes a development PKI")
+	if _, given := l.src["certificates"]; !given && len(c.Certificates) == 0 && !l.uncertain {
+		l.fail("%s", l.noCertificate())
 	}
 	for i, p := range c.Certificates {
 		for _, n := range p.ServerNames {
@@ -25,7 +27,15 @@ func (l *loader) validate() {
 			}
 		}
 	}
-	if (c.ClientCertMode == ClientCertRequired || c.ClientCertMode == ClientCertOptional) && c.CACertPath == "" {
+	if _, mode := l.src["client_cert_mode"]; !mode && c.CACertPath != "" {
+		// The Rust project's client_cert_mode defaulted to optional, and
+		// its README's basic usage gives --ca-cert alone: a CA given
+		// without a mode keeps that meaning rather than being ignored.
+		c.ClientCertMode = ClientCertOptional
+		l.warn("%s is set and client_cert_mode is not: client certificates are verified when presented (optional), as in the Rust project; set client_cert_mode required to demand one, or none to ask for none",
+			l.label("ca_cert_path"))
+	}
+	if (c.ClientCertMode == ClientCertRequired || c.ClientCertMode == ClientCertOptional) && c.CACertPath == "" && !l.uncertain {
 		l.fail("%s: %q needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none",
 			l.label("client_cert_mode"), c.ClientCertMode)
 	}
@@ -41,6 +51,7 @@ func (l *loader) validate() {
 				l.label("hybrid_mode"), l.label("pqc_mode"), *c.hybridMode, map[bool]string{true: "hybrid", false: "classical"}[*c.hybridMode])
 		}
 	}
+	l.foldConnectionTimeout()
 	switch {
 	case c.MinTLSVersion == "" && c.PQCMode == PQCStrict:
 		c.MinTLSVersion = "1.3"
@@ -56,6 +67,33 @@ func (l *loader) validate() {
 	if c.LogLevel == "trace" {
 		c.LogLevel = "debug"
 	}
+}
+
+// hostConfigDir holds a host's configuration, for which a development PKI
+// is the wrong advice (a variable for tests).
+var hostConfigDir = "/etc/"
+
+// noCertificate says why no certificate is configured and what to do.
+// A development PKI is suggested only where one makes sense: not for a
+// configuration file under /etc, which is a host's.
+func (l *loader) noCertificate() string {
+	certEnv := false
+	for _, n := range l.ignoredEnv {
+		certEnv = certEnv || n == EnvPrefix+"CERT" || n == EnvPrefix+"KEY"
+	}
+	switch {
+	case certEnv:
+		note := l.ignoredEnvNote()
+		l.warnings = slices.DeleteFunc(l.warnings, func(w string) bool { return w == note }) // said here
+		return "no certificate configured: " + note + "; add --from-env, or pass --cert FILE --key FILE"
+	case l.configFile == "":
+		return "no certificate configured: pass --cert FILE --key FILE (or cert_path and key_path in a --config-file); `quantum-safe-proxy certs init --dir DIR` makes a development PKI"
+	}
+	msg := fmt.Sprintf("no certificate configured: %s sets neither cert_path and key_path nor certificates, and no --cert/--key was given", l.configFile)
+	if abs, err := filepath.Abs(l.configFile); err == nil && !strings.HasPrefix(abs, hostConfigDir) {
+		msg += "; `quantum-safe-proxy certs init --dir DIR` makes a development PKI"
+	}
+	return msg
 }
 
 func (l *loader) checkListen() {

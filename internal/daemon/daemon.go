@@ -46,6 +46,9 @@ func logSnapshot(log *slog.Logger, cfg *config.Config, s *proxy.Snapshot) {
 		log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(),
 			"chain_length", len(c.TLS.Certificate), "expires", c.Leaf().NotAfter.UTC().Format(time.RFC3339), "file", c.CertPath)
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	for _, w := range s.TLS.Warnings() {
 		log.Warn(w)
 	}

@@ -41,6 +41,10 @@ const (
 	// TLS 1.2 is served with ECDHE and AEAD suites only (no CBC, no RSA
 	// key exchange), so old TLS 1.2 clients and scanners land here.
 	ReasonNoSharedCipher = "no_shared_cipher"
+	// ReasonNoSharedSigAlg: the client can verify none of the chains it
+	// could be served, e.g. a client without ML-DSA (or on TLS 1.2, where
+	// ML-DSA is not defined) while only an ML-DSA chain is configured.
+	ReasonNoSharedSigAlg = "no_shared_signature_algorithm"
 	ReasonOther          = "handshake_failed"
 
 	// Reasons for clients that never got as far as a ClientHello the
@@ -86,6 +90,10 @@ func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
 		strings.Contains(msg, "remote error: tls: unknown certificate authority"),
 		strings.Contains(msg, "remote error: tls: certificate unknown"):
 		return ReasonClientRefused, "the client does not trust the chain it was served; check with `quantum-safe-proxy check` which chain each kind of client gets"
+	case strings.Contains(msg, "peer doesn't support any of the certificate's signature algorithms"),
+		strings.Contains(msg, "ML-DSA certificates require TLS 1.3"):
+		// crypto/tls auth.go selectSignatureScheme and handshake_server.go.
+		return ReasonNoSharedSigAlg, "the client supports none of the served chain's signature algorithms (a client without ML-DSA, or on TLS 1.2, meets an ML-DSA chain); to serve it, add an ECDSA chain after the ML-DSA one (a second --cert/--key, or certificates)"
 	case strings.Contains(msg, "no cipher suite supported by both client and server"):
 		return ReasonNoSharedCipher, "the client offers no suite served here; TLS 1.2 gets ECDHE with AES-GCM or ChaCha20-Poly1305 only, so CBC-only clients must be upgraded"
 	case strings.Contains(msg, "protocol version"):

@@ -31,7 +31,7 @@ func (c *firstConn) Read(b []byte) (int, error) {
 var knownReasons = map[string]bool{
 	ReasonTimeout: true, ReasonNotTLS: true, ReasonClientGone: true, ReasonProtocolVersion: true,
 	ReasonSSLv2Hello: true, ReasonMalformedHello: true, ReasonNoPQGroup: true, ReasonOther: true,
-	ReasonClientRefused: true,
+	ReasonClientRefused: true, ReasonNoSharedSigAlg: true,
 }
 
 // FuzzClassifyHello feeds a client's bytes to a real tls.Server under the

@@ -107,7 +107,7 @@ func New(cfg *config.Config) (*Server, error) {
 	for _, p := range cfg.Certificates {
 		c, err := certs.LoadChain(p.CertPath, p.KeyPath)
 		if err != nil {
-			problems = multierror.Append(problems, err)
+			problems = multierror.Append(problems, keyOwner(err, cfg.Certificates))
 			continue
 		}
 		s.Chains = append(s.Chains, c)
@@ -174,6 +174,24 @@ func clientAuth(m config.ClientCertMode) tls.ClientAuthType {
 // the connection: crypto/tls hands WrapSession and UnwrapSession no
 // net.Conn, and the ticket must carry the chain this connection was served.
 // A Clone shares the immutable parts (certificates, pools, slices).
+// keyOwner completes a key that does not match its certificate with the
+// configured certificate it belongs to, if any: most often two key paths
+// were swapped.
+func keyOwner(err error, pairs []config.CertPair) error {
+	var m *certs.MismatchError
+	if !errors.As(err, &m) {
+		return err
+	}
+	m.Searched = true
+	for _, p := range pairs {
+		if p.CertPath != m.CertPath && certs.Matches(m.Key, p.CertPath) {
+			m.Owner = p.CertPath
+			break
+		}
+	}
+	return m
+}
+
 func (s *Server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	h := new(Hello)
 	if r, ok := chi.Conn.(HelloRecorder); ok {

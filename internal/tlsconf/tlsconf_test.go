@@ -68,6 +68,8 @@ func TestClassify(t *testing.T) {
 		{strict, fmt.Errorf("wrapped: %w", errClientIssuerNotMLDSA), Hello{Seen: true, PQOffered: true}, ReasonClientChainNotPQ},
 		{hybrid, errors.New("remote error: tls: bad certificate"), Hello{Seen: true}, ReasonClientRefused},
 		{hybrid, errors.New("tls: no cipher suite supported by both client and server; client offered: [c027]"), Hello{Seen: true}, ReasonNoSharedCipher},
+		{hybrid, errors.New("tls: peer doesn't support any of the certificate's signature algorithms"), Hello{Seen: true}, ReasonNoSharedSigAlg},
+		{hybrid, errors.New("tls: ML-DSA certificates require TLS 1.3, but client negotiated TLS 1.2"), Hello{Seen: true}, ReasonNoSharedSigAlg},
 		{hybrid, errors.New("tls: something else"), Hello{Seen: true}, ReasonOther},
 	} {
 		if got, _ := tc.s.Classify(tc.err, &tc.hello); got != tc.want {
