@@ -46,6 +46,8 @@ var settings = []setting{
 	{"max_handshakes", "MaxHandshakes", func(c *config.Config) any { return c.MaxHandshakes }},
 	{"unsafe_no_handshake_timeout", "UnsafeNoHandshakeTimeout", func(c *config.Config) any { return c.UnsafeNoHandshakeTimeout }},
 	{"unsafe_target", "UnsafeTarget", func(c *config.Config) any { return c.UnsafeTarget }},
+	// Not a setting: what loading noticed, logged on its own.
+	{"", "Warnings", nil},
 }
 
 // diff lists what a reload changes, from the configuration and snapshot
