@@ -24,7 +24,7 @@ func newInotify() (*inotify, error) {
 	return nil, errors.New("inotify: not available on this system")
 }
 
-func (in *inotify) add(dir string) (int, error)       { return 0, errors.ErrUnsupported }
-func (in *inotify) remove(wd int)                      {}
+func (in *inotify) add(dir string) (int, error)      { return 0, errors.ErrUnsupported }
+func (in *inotify) remove(wd int)                    {}
 func (in *inotify) read(buf []byte) ([]event, error) { return nil, errors.ErrUnsupported }
-func (in *inotify) close() error                       { return nil }
+func (in *inotify) close() error                     { return nil }
