@@ -3,9 +3,11 @@ package integration
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,6 +78,10 @@ func TestRotationInPlaceWithoutSignal(t *testing.T) {
 	took := time.Since(rotated)
 	p.wait(t, "reloading: configured files changed")
 	p.wait(t, "reloaded")
+	instances, watches := inotifyWatches(t, p.cmd.Process.Pid)
+	if instances != 1 || watches != 1 {
+		t.Errorf("%d inotify instances with %d watches for two files in one directory, want 1 and 1", instances, watches)
+	}
 	// A real client that trusts only the new CA verifies the new chain.
 	if r := runSClient(t, p.addr, "-CAfile", filepath.Join(next, "ca.crt"), "-verify_return_error"); !r.verified || !r.echoed {
 		t.Fatalf("OpenSSL 3.5 does not verify the rotated chain against the new CA: %v\n%s", r.err, r.out)
@@ -99,5 +105,28 @@ func TestRotationInPlaceWithoutSignal(t *testing.T) {
 	// Whole again: the next write is reloaded.
 	os.WriteFile(crt, data, 0o600)
 	p.wait(t, "reloaded", 3)
+	if i, w := inotifyWatches(t, p.cmd.Process.Pid); i != instances || w != watches {
+		t.Errorf("after 5 reloads: %d inotify instances with %d watches, %d and %d after the first", i, w, instances, watches)
+	}
 	t.Logf("rotated chain served %v after the files were rewritten, with no signal", took.Round(time.Millisecond))
+}
+
+// inotifyWatches counts the inotify instances a process holds and their
+// watches (proc(5): one "inotify wd:" line per watch in fdinfo).
+func inotifyWatches(t *testing.T, pid int) (instances, watches int) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if link, _ := os.Readlink(filepath.Join(dir, e.Name())); link != "anon_inode:inotify" {
+			continue
+		}
+		instances++
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		watches += strings.Count(string(info), "inotify wd:")
+	}
+	return instances, watches
 }

@@ -46,7 +46,7 @@ type Options struct {
 // system without inotify.
 type Watcher struct {
 	opts    Options
-	in      *inotify
+	in      source          // nil: nothing is watched (tests of the loop)
 	kick    chan struct{}   // the reader's "something changed", buffered 1
 	changes chan []string   // bursts, to the caller
 	done    chan struct{}   // closed by Close
@@ -57,6 +57,15 @@ type Watcher struct {
 	pending map[string]bool // files changed in the burst so far
 	warned  bool            // a warning was logged since the last complete arm
 	closed  bool
+}
+
+// source is an inotify instance ([inotify]); tests wrap it to make
+// watches fail.
+type source interface {
+	add(dir string) (int, error)
+	remove(wd int)
+	read(buf []byte) ([]event, error)
+	close() error
 }
 
 // entries maps a name in a watched directory to the configured files that
@@ -72,15 +81,19 @@ func Start(files []string, opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	return start(in, files, opts), nil
+}
+
+func start(in source, files []string, opts Options) *Watcher {
 	w := newWatcher(in, opts)
 	w.Set(files)
 	w.wg.Add(2)
 	go w.readEvents()
 	go w.loop()
-	return w, nil
+	return w
 }
 
-func newWatcher(in *inotify, opts Options) *Watcher {
+func newWatcher(in source, opts Options) *Watcher {
 	if opts.Quiet == 0 {
 		opts.Quiet = Quiet
 	}

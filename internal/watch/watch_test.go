@@ -22,7 +22,7 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
-func start(t *testing.T, files ...string) *Watcher {
+func watching(t *testing.T, files ...string) *Watcher {
 	t.Helper()
 	w, err := Start(files, testOpts)
 	if err != nil {
@@ -61,7 +61,7 @@ func TestWriteInPlace(t *testing.T) {
 	crt, key, other := filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key"), filepath.Join(dir, "other")
 	write(t, crt, "1")
 	write(t, key, "1")
-	w := start(t, crt, key)
+	w := watching(t, crt, key)
 	write(t, other, "x") // an unrelated file in the same directory
 	expectNothing(t, w)
 	write(t, crt, "2")
@@ -74,7 +74,7 @@ func TestRenameIntoPlace(t *testing.T) {
 	dir := t.TempDir()
 	crt := filepath.Join(dir, "a.crt")
 	write(t, crt, "1")
-	w := start(t, crt)
+	w := watching(t, crt)
 	for i := range 2 { // the second rename lands on the new inode
 		write(t, crt+".tmp", "new")
 		if err := os.Rename(crt+".tmp", crt); err != nil {
@@ -89,7 +89,7 @@ func TestDeleteAndRecreate(t *testing.T) {
 	dir := t.TempDir()
 	crt := filepath.Join(dir, "a.crt")
 	write(t, crt, "1")
-	w := start(t, crt)
+	w := watching(t, crt)
 	os.Remove(crt)
 	write(t, crt, "2")
 	expect(t, w, crt)
@@ -104,7 +104,7 @@ func TestDirectoryRecreated(t *testing.T) {
 	crt := filepath.Join(dir, "a.crt")
 	os.Mkdir(dir, 0o755)
 	write(t, crt, "1")
-	w := start(t, crt)
+	w := watching(t, crt)
 	os.RemoveAll(dir)
 	expect(t, w, crt)
 	os.Mkdir(dir, 0o755)
@@ -137,7 +137,7 @@ func TestCertbotSymlinkSwap(t *testing.T) {
 	}
 	renew("1")
 	fullchain, privkey := filepath.Join(live, "fullchain.pem"), filepath.Join(live, "privkey.pem")
-	w := start(t, fullchain, privkey)
+	w := watching(t, fullchain, privkey)
 	renew("2")
 	expect(t, w, fullchain, privkey)
 	// The old version no longer matters; the new one, reached through the
@@ -176,7 +176,7 @@ func TestKubeletDataSwap(t *testing.T) {
 	crt, key := filepath.Join(vol, "tls.crt"), filepath.Join(vol, "tls.key")
 	os.Symlink("..data/tls.crt", crt)
 	os.Symlink("..data/tls.key", key)
-	w := start(t, crt, key)
+	w := watching(t, crt, key)
 	before := watches(t, w)
 	for i := range 5 {
 		update(string(rune('2' + i)))
@@ -191,7 +191,7 @@ func TestKubeletDataSwap(t *testing.T) {
 // one "inotify wd:" line per watch in fdinfo).
 func watches(t *testing.T, w *Watcher) int {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(w.in.fd))
+	data, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(w.in.(*inotify).fd))
 	if err != nil {
 		t.Skip("no /proc fdinfo:", err)
 	}
@@ -204,7 +204,7 @@ func TestBurstIsOneChange(t *testing.T) {
 	crt, key := filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key")
 	write(t, crt, "1")
 	write(t, key, "1")
-	w := start(t, crt, key)
+	w := watching(t, crt, key)
 	for range 10 {
 		write(t, crt, "partial")
 		write(t, key, "partial")
