@@ -77,8 +77,8 @@ type daemon struct {
 	sent   string // the last STATUS= line sent
 }
 
-// Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP,
-// then drains. It returns nil after a clean drain, an error that is
+// Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
+// and when a certificate, key or CA file it reads changes, then drains. It returns nil after a clean drain, an error that is
 // [proxy.ErrDrainTimeout] when connections open at drain_timeout (or at a
 // second SIGTERM) had to be cut, and a *[config.Error] for bad
 // configuration. Either way the stop was asked for: the command maps the
