@@ -130,3 +130,54 @@ func inotifyWatches(t *testing.T, pid int) (instances, watches int) {
 	}
 	return instances, watches
 }
+
+// A Kubernetes Secret projected by the kubelet: tls.crt, tls.key and
+// ca.crt are symlinks into ..data, itself a symlink to a timestamped
+// directory that each update replaces with a rename. Two updates in a
+// row are served (the second needs the watches moved to the new
+// directory), with nothing sent to the process.
+func TestRotationByKubeletDataSwap(t *testing.T) {
+	vol := t.TempDir()
+	swap := func(n int, from string) {
+		ts := filepath.Join(vol, fmt.Sprintf("..2026_11_23_22_00_0%d.1", n))
+		os.Mkdir(ts, 0o755)
+		copyFile(t, filepath.Join(from, "server-mldsa.crt"), filepath.Join(ts, "tls.crt"))
+		copyFile(t, filepath.Join(from, "server-mldsa.key"), filepath.Join(ts, "tls.key"))
+		copyFile(t, filepath.Join(from, "ca.crt"), filepath.Join(ts, "ca.crt"))
+		old, _ := os.Readlink(filepath.Join(vol, "..data"))
+		os.Symlink(filepath.Base(ts), filepath.Join(vol, "..data_tmp"))
+		if err := os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		if old != "" {
+			os.RemoveAll(filepath.Join(vol, old))
+		}
+	}
+	swap(1, filepath.Dir(pki("ca.crt")))
+	for _, f := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		os.Symlink("..data/"+f, filepath.Join(vol, f))
+	}
+	p := startProxy(t, "--target", echoBackend(t), "--cert", filepath.Join(vol, "tls.crt"), "--key", filepath.Join(vol, "tls.key"),
+		"--ca-cert", filepath.Join(vol, "ca.crt"), "--client-cert-mode", "optional")
+	any := &tls.Config{InsecureSkipVerify: true}
+	for n := 2; n <= 3; n++ {
+		next := filepath.Join(t.TempDir(), "pki")
+		if out, err := exec.Command(binary, "certs", "init", "--dir", next).CombinedOutput(); err != nil {
+			t.Fatalf("certs init: %v\n%s", err, out)
+		}
+		want, _ := certsFromFile(filepath.Join(next, "server-mldsa.crt"))
+		updated := time.Now()
+		swap(n, next)
+		for !bytes.Equal(servedLeaf(t, p.addr, any), want) {
+			if time.Since(updated) > 5*time.Second {
+				t.Fatalf("update %d of the projected volume was not served within 5 s", n-1)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		rec := p.wait(t, "reloading: configured files changed", n-1)
+		if files := rec["files"].(string); !strings.Contains(files, "ca.crt") || !strings.Contains(files, "tls.key") {
+			t.Errorf("the reload names %q, not the CA and key that changed too", files)
+		}
+		t.Logf("update %d of the projected volume served %v later", n-1, time.Since(updated).Round(time.Millisecond))
+	}
+}
