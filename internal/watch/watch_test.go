@@ -277,3 +277,15 @@ func TestNilWatcher(t *testing.T) {
 	}
 	w.Close()
 }
+
+// A key's mode or group fixed after a reload failed for want of
+// permission (chmod, chgrp) is a change: the next reload can read it.
+func TestModeChange(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "a.key")
+	write(t, key, "1")
+	w := watching(t, key)
+	if err := os.Chmod(key, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, w, key)
+}
