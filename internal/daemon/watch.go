@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"context"
 	"strings"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/watch"
 )
 
@@ -41,7 +43,9 @@ func rotatedFiles(cfg *config.Config) []string {
 // reloadChanged reloads because files changed, then watches the files of
 // the configuration in force, which a reload may have changed.
 func (d *daemon) reloadChanged(w *watch.Watcher, files []string) {
-	d.log.Info("reloading: configured files changed", "files", strings.Join(files, " "))
+	// At NOTICE, as the reload's outcome is: with log_level warn an
+	// operator still sees why a reload no one asked for happened.
+	d.log.Log(context.Background(), logging.LevelNotice, "reloading: configured files changed", "files", strings.Join(files, " "))
 	d.reloadConfig()
 	w.Set(rotatedFiles(d.cfg))
 }
