@@ -52,12 +52,14 @@ func TestPackageInstallUpgradePurge(t *testing.T) {
 	}
 	instPID := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy@9443.service")
 	plantLegacyClientKey(b)
+	plantPathUnit(b)
 	var upgradeOut string
 	served := keepConnecting(t, func() {
 		upgradeOut = b.run("install-deb", filepath.Join(newDist, "quantum-safe-proxy_"+newer+"-1_amd64.deb"))
 	})
 	t.Logf("upgrade: %d connections served while it ran, none refused", served)
 	checkLegacyKeyMoved(t, b, upgradeOut)
+	checkPathUnitRetired(t, b)
 	if after := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy@9443.service"); after == instPID || strings.TrimSpace(after) == "0" {
 		t.Errorf("template instance not restarted by the upgrade: MainPID %s -> %s", strings.TrimSpace(instPID), strings.TrimSpace(after))
 	}

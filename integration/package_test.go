@@ -35,8 +35,6 @@ var wantFiles = map[string]string{
 	"/usr/lib/systemd/system/quantum-safe-proxy.service":                      "-rw-r--r-- root/root",
 	"/usr/lib/systemd/system/quantum-safe-proxy@.socket":                      "-rw-r--r-- root/root",
 	"/usr/lib/systemd/system/quantum-safe-proxy@.service":                     "-rw-r--r-- root/root",
-	"/usr/lib/systemd/system/quantum-safe-proxy-certs.path":                   "-rw-r--r-- root/root",
-	"/usr/lib/systemd/system/quantum-safe-proxy-reload.service":               "-rw-r--r-- root/root",
 	"/usr/lib/sysusers.d/quantum-safe-proxy.conf":                             "-rw-r--r-- root/root",
 	"/etc/quantum-safe-proxy/config.json":                                     "-rw-r--r-- root/root",
 	"/etc/quantum-safe-proxy/certs":                                           "drwxr-xr-x root/root",

@@ -86,7 +86,10 @@ the counters and the last reload within a second, at most once a second.
 .TP
 .B SIGHUP
 read the configuration again; swap it in only if all of it is valid, and
-log the outcome (see LOGGING)
+log the outcome (see LOGGING). The certificate, key and CA files the
+configuration names are watched (inotify, through symlinks as certbot and
+the kubelet swap them) and reloaded the same way, 500 ms after a burst of
+changes ends; the configuration file itself is not watched
 .TP
 .B SIGTERM, SIGINT
 stop accepting, let open connections finish for up to \fBdrain_timeout\fR,

@@ -22,6 +22,7 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/watch"
 )
 
 // NewSnapshot loads certificates and builds everything a connection needs.
@@ -76,8 +77,8 @@ type daemon struct {
 	sent   string // the last STATUS= line sent
 }
 
-// Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP,
-// then drains. It returns nil after a clean drain, an error that is
+// Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
+// and when a certificate, key or CA file it reads changes, then drains. It returns nil after a clean drain, an error that is
 // [proxy.ErrDrainTimeout] when connections open at drain_timeout (or at a
 // second SIGTERM) had to be cut, and a *[config.Error] for bad
 // configuration. Either way the stop was asked for: the command maps the
@@ -91,6 +92,10 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	d := &daemon{load: load, cfg: cfg, level: new(slog.LevelVar)}
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.log = logging.New(stderr, cfg.LogFormat, d.level)
+	// Watching starts before the files are read, so no rotation falls
+	// between the read and the first watch.
+	files := d.watchFiles(cfg)
+	defer files.Close()
 	snap, err := NewSnapshot(cfg)
 	if err != nil {
 		return err
@@ -130,7 +135,7 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	defer stopWatchdog()
 	stopStatus := d.statusUpdates()
 
-	why := d.serveUntilStop(ctx, sigs)
+	why := d.serveUntilStop(ctx, sigs, files)
 	stopStatus() // no STATUS= after STOPPING=1 but STOPPING's own
 	sdnotify.Stopping(fmt.Sprintf("draining %d connections", d.proxy.Stats.Active.Load()))
 	// Closing our descriptors leaves systemd's sockets open: clients that
@@ -142,9 +147,9 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	return d.drain(sigs)
 }
 
-// serveUntilStop reloads on SIGHUP until SIGTERM or SIGINT arrives or ctx
-// ends, and says which.
-func (d *daemon) serveUntilStop(ctx context.Context, sigs <-chan os.Signal) string {
+// serveUntilStop reloads on SIGHUP and when the watched files change,
+// until SIGTERM or SIGINT arrives or ctx ends, and says which.
+func (d *daemon) serveUntilStop(ctx context.Context, sigs <-chan os.Signal, files *watch.Watcher) string {
 	for {
 		select {
 		case sig := <-sigs:
@@ -152,6 +157,9 @@ func (d *daemon) serveUntilStop(ctx context.Context, sigs <-chan os.Signal) stri
 				return sig.String()
 			}
 			d.reloadConfig()
+			files.Set(rotatedFiles(d.cfg))
+		case changed := <-files.Changes():
+			d.reloadChanged(files, changed)
 		case <-ctx.Done():
 			return "context done"
 		}
