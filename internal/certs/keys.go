@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/access"
 )
 
 // KeyForm says how an ML-DSA private key was stored (RFC 9881, Section 6:
@@ -52,7 +54,7 @@ type bothForm struct {
 func LoadKey(path string) (crypto.Signer, KeyForm, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", access.Explain(path, access.Key, err)
 	}
 	key, form, err := ParseKey(data)
 	if err != nil {
