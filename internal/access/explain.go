@@ -38,7 +38,9 @@ func Explain(path string, kind Kind, err error) error {
 	blocker, isDir := firstDenied(path)
 	var msg string
 	switch h := (&Identity{Hidden: UnitHidden}).hidden(blocker); {
-	case h != nil && (isDir || blocker == h.Path):
+	case h != nil && blocker == h.Path:
+		// The unit puts an inaccessible node (mode 0000) over a hidden
+		// directory; a file under PrivateTmp='s /tmp is just not there.
 		msg = fmt.Sprintf("%s: permission denied: %s cannot pass through %s; %s", path, who, h.Path, h.Why)
 	case isDir:
 		st := statOrZero(blocker)
