@@ -110,13 +110,30 @@ func firstDenied(path string) (blocker string, isDir bool) {
 	return path, false
 }
 
+// groups lists this process's gids. Under PrivateUsers= the kernel shows
+// every group the user namespace does not map, quantum-safe-proxy-keys
+// among them, as 65534 (user_namespaces(7)); the list says so, lest it
+// read as a service without its group.
 func groups() string {
 	gids, _ := os.Getgroups()
 	list := []string{strconv.Itoa(os.Getgid())}
+	unmapped := false
 	for _, g := range gids {
 		if g != os.Getgid() {
 			list = append(list, strconv.Itoa(g))
 		}
+		unmapped = unmapped || (g == overflowID && !fullMap())
 	}
-	return strings.Join(list, ",")
+	s := strings.Join(list, ",")
+	if unmapped {
+		s += "; 65534 stands for the groups PrivateUsers= leaves unmapped"
+	}
+	return s
+}
+
+// fullMap says whether this process's user namespace maps every gid, as
+// the initial one does (/proc/self/gid_map "0 0 4294967295").
+func fullMap() bool {
+	data, err := os.ReadFile("/proc/self/gid_map")
+	return err != nil || strings.Join(strings.Fields(string(data)), " ") == "0 0 4294967295"
 }
