@@ -16,10 +16,8 @@ package access
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,7 +119,7 @@ func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
 			return out, err
 		}
 		if !id.may(st, 1) {
-			fix := dirFix(d, st, id.GID)
+			fix := dirFix(d, st, id.GID) + orJoin(st, 1, id.GID)
 			out = append(out, &Problem{Path: d, File: path, Fix: fix,
 				msg: fmt.Sprintf("%s: the service cannot reach %s through this directory (%s; the service is %s); fix: %s", d, path, st, id.Describe(), fix)})
 		}
@@ -131,7 +129,7 @@ func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
 		return out, err
 	}
 	if !id.may(st, 4) {
-		fix := fileFix(path, kind, st, id.GID)
+		fix := fileFix(path, kind, st, id.GID) + orJoin(st, 4, id.GID)
 		out = append(out, &Problem{Path: path, File: path, Fix: fix,
 			msg: fmt.Sprintf("%s: the service cannot read this %s (%s; the service is %s); fix: %s", path, kind, st, id.Describe(), fix)})
 	}
@@ -219,6 +217,21 @@ func dirFix(dir string, st *info, gid int) string {
 	return "chmod o+x " + q
 }
 
+// orJoin offers, for a file or directory of a system group other than
+// root's and the service's (ssl-cert, say) whose group bits would let the
+// service in, to give the service that group rather than take the file
+// from the others who rely on it.
+func orJoin(st *info, want uint32, gid int) string {
+	if st.acl != nil || st.gid == 0 || (gid >= 0 && st.gid == uint32(gid)) || st.gid >= firstUserGID || st.mode>>3&want == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; or, to keep its group, give the service that group too: systemctl edit quantum-safe-proxy, and under [Service] add SupplementaryGroups=%s", groupName(st.gid))
+}
+
+// firstUserGID is where Debian's and most distributions' user groups
+// start (login.defs(5) GID_MIN); below it are system groups.
+const firstUserGID = 1000
+
 // shellQuote quotes a path for a shell if it needs it.
 func shellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
@@ -270,67 +283,4 @@ func groupName(gid uint32) string {
 		return g.Name
 	}
 	return strconv.Itoa(int(gid))
-}
-
-// maxLinks is the kernel's limit on symbolic links followed in one lookup
-// (path_resolution(7): 40).
-const maxLinks = 40
-
-// resolve follows path one name at a time, as the kernel does
-// (path_resolution(7)), and returns each directory searched on the way, in
-// order and each once, and the file it leads to. On an error, dirs are
-// those searched until then, the last the one the lookup failed in. Every directory a
-// symbolic link leads through is searched too: /etc/letsencrypt/live/x/
-// privkey.pem needs x on archive/ as well as on live/.
-func resolve(path string) (dirs []string, file string, err error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, "", err
-	}
-	todo := names(abs)
-	cur, links, seen := "/", 0, map[string]bool{}
-	for len(todo) > 0 {
-		name := todo[0]
-		todo = todo[1:]
-		if !seen[cur] {
-			seen[cur] = true
-			dirs = append(dirs, cur)
-		}
-		if name == ".." {
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, name)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			return dirs, "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if links++; links > maxLinks {
-			return nil, "", &fs.PathError{Op: "open", Path: path, Err: syscall.ELOOP}
-		}
-		target, err := os.Readlink(next)
-		if err != nil {
-			return nil, "", err
-		}
-		if filepath.IsAbs(target) {
-			cur = "/"
-		}
-		todo = append(names(target), todo...)
-	}
-	return dirs, cur, nil
-}
-
-// names splits a path into the names a lookup walks, "." dropped.
-func names(p string) []string {
-	var out []string
-	for _, n := range strings.Split(p, "/") {
-		if n != "" && n != "." {
-			out = append(out, n)
-		}
-	}
-	return out
 }

@@ -15,6 +15,9 @@ import (
 const (
 	testGID  = 4242
 	thirdGID = 4243
+	// systemGID is a system group (below 1000), as ssl-cert is, that
+	// no test host is likely to name.
+	systemGID = 977
 )
 
 func needRoot(t *testing.T) {
@@ -120,6 +123,12 @@ func TestCheck(t *testing.T) {
 			file(t, dir+"/d/", 0o710, thirdGID)
 			file(t, dir+"/d/f", 0o640, testGID)
 		}, Key, []string{"D: the service cannot reach F through this directory (0710 root:4243; " + who + "); fix: chmod o+x D"}},
+		{"a system group's directory and key", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o710, systemGID)
+			file(t, dir+"/d/f", 0o640, systemGID)
+		}, Key, []string{
+			"D: the service cannot reach F through this directory (0710 root:" + groupName(systemGID) + "; " + who + "); fix: chmod o+x D; or, to keep its group, give the service that group too: systemctl edit quantum-safe-proxy, and under [Service] add SupplementaryGroups=" + groupName(systemGID),
+			"F: the service cannot read this key (0640 root:" + groupName(systemGID) + "; " + who + "); fix: chgrp quantum-safe-proxy-keys F && chmod 0640 F; or, to keep its group, give the service that group too: systemctl edit quantum-safe-proxy, and under [Service] add SupplementaryGroups=" + groupName(systemGID)}},
 		{"directory and key", func(t *testing.T, dir string) {
 			file(t, dir+"/d/", 0o700, 0)
 			file(t, dir+"/d/f", 0o600, 0)
