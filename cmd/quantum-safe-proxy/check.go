@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,7 +43,11 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 	snap, err := daemon.NewSnapshot(cfg)
 	var problems []error
 	if err != nil {
-		problems = err.(*config.Error).Problems
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			return err
+		}
+		problems = ce.Problems
 	}
 	var readable int
 	if as == "service" {

@@ -88,10 +88,8 @@ func (id *Identity) Describe() string {
 // Problem is one thing that would keep the service from reading a file:
 // the file itself, a directory on its way, or a place the unit hides.
 type Problem struct {
-	Path string // what is in the way
-	File string // the configured file it keeps from the service
-	Fix  string // the command that lets the service through, or what to do
-	msg  string
+	Path string // what is in the way: the file, or a directory on its way
+	msg  string // names Path, what is wrong and the fix
 }
 
 func (p *Problem) Error() string { return p.msg }
@@ -109,7 +107,7 @@ func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
 	}
 	for _, p := range append(dirs, file) {
 		if h := id.hidden(p); h != nil {
-			return []*Problem{{Path: path, File: path, Fix: h.Why, msg: fmt.Sprintf("%s: %s", path, h.Why)}}, nil
+			return []*Problem{{Path: path, msg: fmt.Sprintf("%s: %s", path, h.Why)}}, nil
 		}
 	}
 	var out []*Problem
@@ -120,7 +118,7 @@ func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
 		}
 		if !id.may(st, 1) {
 			fix := dirFix(d, st, id.GID) + orJoin(st, 1, id.GID)
-			out = append(out, &Problem{Path: d, File: path, Fix: fix,
+			out = append(out, &Problem{Path: d,
 				msg: fmt.Sprintf("%s: the service cannot reach %s through this directory (%s; the service is %s); fix: %s", d, path, st, id.Describe(), fix)})
 		}
 	}
@@ -130,7 +128,7 @@ func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
 	}
 	if !id.may(st, 4) {
 		fix := fileFix(path, kind, st, id.GID) + orJoin(st, 4, id.GID)
-		out = append(out, &Problem{Path: path, File: path, Fix: fix,
+		out = append(out, &Problem{Path: path,
 			msg: fmt.Sprintf("%s: the service cannot read this %s (%s; the service is %s); fix: %s", path, kind, st, id.Describe(), fix)})
 	}
 	return out, nil
