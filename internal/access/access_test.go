@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,5 +223,31 @@ func TestExplain(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("got  %s\nwant %s", got, tc.want)
 		}
+	}
+}
+
+// What this package assumes of the service is what the packaged units
+// say: a change to either shows here.
+func TestUnitsMatch(t *testing.T) {
+	for _, unit := range []string{"quantum-safe-proxy.service", "quantum-safe-proxy@.service"} {
+		data, err := os.ReadFile(filepath.Join("../../systemd", unit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		for _, want := range []string{"DynamicUser=yes", "SupplementaryGroups=" + Group, "CapabilityBoundingSet=",
+			"ProtectHome=yes", "PrivateTmp=yes", "InaccessiblePaths=-/etc/quantum-safe-proxy/ca"} {
+			if !slices.Contains(lines, want) {
+				t.Errorf("%s has no line %q, which package access assumes", unit, want)
+			}
+		}
+	}
+	var paths []string
+	for _, h := range UnitHidden {
+		paths = append(paths, h.Path)
+	}
+	// ProtectHome=yes (systemd.exec(5)), PrivateTmp=yes, InaccessiblePaths=.
+	if want := []string{"/home", "/root", "/run/user", "/tmp", "/var/tmp", "/etc/quantum-safe-proxy/ca"}; !slices.Equal(paths, want) {
+		t.Errorf("UnitHidden %v, want %v", paths, want)
 	}
 }
