@@ -102,6 +102,7 @@ func TestSystemdBox(t *testing.T) {
 		t.Errorf("StatusText after reload: %q", status)
 	}
 
+	ownKeyAsOpenSSLWritesIt(t, b)
 	rotated := rotateCertificates(t, b)
 	restartUnderLoad(t, b, rotated)
 	checkJournal(t, b)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/daemon"
@@ -84,20 +83,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		manual(stdout)
 		return nil
 	case "check":
-		cfg, err := loadConfig(args[1:], environ, stdout)
-		if err != nil {
-			return err
-		}
-		snap, err := daemon.NewSnapshot(cfg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
-		for _, w := range cfg.Warnings {
-			fmt.Fprintf(stdout, "warning: %s\n", w)
-		}
-		snap.TLS.Describe(stdout, time.Now())
-		return nil
+		return runCheck(args[1:], environ, stdout)
 	}
 	// The daemon loads the configuration at start and again on SIGHUP,
 	// with the environment as it is then.
@@ -116,7 +102,10 @@ func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   quantum-safe-proxy [options]              run the proxy
-  quantum-safe-proxy check [options]        validate the configuration and certificates, say what clients get
+  quantum-safe-proxy check [--as service|self] [options]
+                                            validate the configuration and certificates, say what clients get;
+                                            --as service (the default for a file in /etc/quantum-safe-proxy)
+                                            also finds files the packaged service could not read
   quantum-safe-proxy certs init --dir DIR [--force]
                                             write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
   quantum-safe-proxy certs init --host --dir DIR --ca-dir DIR [--force]

@@ -64,13 +64,38 @@ Settings come from, in rising precedence: defaults, a JSON file
 validate the configuration and every file it names, then say what a
 post\-quantum client, a classical TLS 1.3 client and a TLS 1.2 client are
 served: for each name in a chain's \fBserver_names\fR, and for clients
-asking for any other name or none
+asking for any other name or none. With \fB\-\-as service\fR, the default
+for a configuration file in \fI/etc/quantum\-safe\-proxy\fR, it also
+finds every file the packaged service could not read (see KEY PERMISSIONS),
+though root, who runs it, reads them all; \fB\-\-as self\fR leaves that out
 .TP
 .B certs inspect
 describe each PEM file: every certificate (subject, issuer, key, names,
 validity) and a private key (algorithm; for ML\-DSA, whether it holds the
 seed, the expanded key or both; and which certificate it belongs to, among
 the files named and, with \fB\-\-config\-file\fR, the configured chains)
+.SH KEY PERMISSIONS
+The packaged units run the proxy as a dynamic user (\fBDynamicUser=yes\fR)
+whose one other group is \fBquantum\-safe\-proxy\-keys\fR, with no
+capabilities. It owns no file: it reads a key through its group, so keys
+are 0640 root:quantum\-safe\-proxy\-keys, certificates and the
+configuration 0644, and every directory on the way needs search (x)
+permission for the group or for all. A key as OpenSSL writes it (0600
+root) needs
+.PP
+.RS
+.nf
+chgrp quantum\-safe\-proxy\-keys KEY && chmod 0640 KEY
+.fi
+.RE
+.PP
+\fBcheck\fR names each such file or directory with its fix; so does the
+error when the proxy cannot read one at start or on reload, with its own
+uid and groups. The unit also hides \fI/home\fR, \fI/root\fR,
+\fI/run/user\fR (\fBProtectHome=\fR), the host's \fI/tmp\fR
+(\fBPrivateTmp=\fR) and \fI/etc/quantum\-safe\-proxy/ca\fR; keep the
+files it reads under \fI/etc/quantum\-safe\-proxy\fR, or pass keys with
+\fBLoadCredential=\fR.
 .SH LOGGING
 \fBlog_level\fR \fBdebug\fR adds, per handshake, what the ClientHello
 offers (server name, versions, groups, signature algorithms, ALPN, cipher

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/access"
 )
 
 // Chain is a served certificate chain with its private key, loaded and
@@ -104,9 +106,15 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 
 // LoadCertificates reads every CERTIFICATE block of a PEM file.
 func LoadCertificates(path string) ([]*x509.Certificate, error) {
+	return loadCertificates(path, access.Certificate)
+}
+
+// loadCertificates reads a PEM file of certificates of kind kind; a
+// permission error says what to change for the service to read it.
+func loadCertificates(path string, kind access.Kind) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, access.Explain(path, kind, err)
 	}
 	var out []*x509.Certificate
 	for n := 1; ; n++ {
@@ -133,7 +141,7 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 
 // LoadPool reads a CA bundle; it may mix ML-DSA, ECDSA and RSA roots.
 func LoadPool(path string) (*x509.CertPool, []*x509.Certificate, error) {
-	certs, err := LoadCertificates(path)
+	certs, err := loadCertificates(path, access.CABundle)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/access"
 )
 
 // KeyForm says how an ML-DSA private key was stored (RFC 9881, Section 6:
@@ -52,7 +54,7 @@ type bothForm struct {
 func LoadKey(path string) (crypto.Signer, KeyForm, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", access.Explain(path, access.Key, err)
 	}
 	key, form, err := ParseKey(data)
 	if err != nil {
@@ -88,7 +90,7 @@ func ParseKey(data []byte) (crypto.Signer, KeyForm, error) {
 			// The packages install keys 0640 root:quantum-safe-proxy-keys
 			// (packaging/scripts); a plain 0600 root file would not be
 			// readable by the service's user.
-			return nil, "", errors.New("private key is encrypted and the proxy takes no passphrase; decrypt it with (umask 077; openssl pkey -in KEY -out PLAIN.key) and let only the service read it: 0640 root:quantum-safe-proxy-keys as the packages install keys, or systemd LoadCredentialEncrypted=")
+			return nil, "", errors.New("private key is encrypted and the proxy takes no passphrase; decrypt it with (umask 077; openssl pkey -in KEY -out PLAIN.key) and let only the service's group read it, as the packages install keys: chgrp quantum-safe-proxy-keys PLAIN.key && chmod 0640 PLAIN.key; or pass it with systemd LoadCredentialEncrypted=")
 		}
 	}
 }

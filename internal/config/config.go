@@ -158,6 +158,9 @@ type Config struct {
 	// logs them at start and on every reload; check prints them.
 	Warnings []string
 
+	// file is the --config-file read, "" if none.
+	file string
+
 	// hybridMode is the Rust project's hybrid_mode when it was set; it is
 	// folded into PQCMode by validation.
 	hybridMode *bool
@@ -165,6 +168,10 @@ type Config struct {
 	// was set; it is folded into DialTimeout by validation.
 	connectionTimeout *time.Duration
 }
+
+// File returns the --config-file the configuration was read from, "" if
+// none: check tells whether the service could read it too.
+func (c *Config) File() string { return c.file }
 
 // Default returns the defaults, those of the Rust project where it has one.
 func Default() *Config {

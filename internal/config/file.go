@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
 	"unicode"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/access"
 )
 
 // certKeys are the keys of one entry of "certificates".
@@ -21,6 +24,10 @@ var certKeys = []string{"cert_path", "key_path", "server_names"}
 // is read into maps of raw values and every key is checked here.
 func (l *loader) loadFile(path string) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrPermission) {
+		l.failUncertain("%v", access.Explain(path, access.ConfigFile, err))
+		return
+	}
 	if err != nil {
 		l.failUncertain("%s: cannot read the config file: %v", path, unwrapPathError(err))
 		return

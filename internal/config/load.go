@@ -101,6 +101,7 @@ func Load(args []string, environ []string) (*Config, error) {
 		return nil, ErrHelp
 	}
 	l.configFile = parsed.configFile
+	l.cfg.file = parsed.configFile
 	if parsed.configFile != "" {
 		l.loadFile(parsed.configFile)
 	}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/access"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/daemon"
+)
+
+// unitConfigDir is where the packaged units read their configuration:
+// config.json, and NAME.json for quantum-safe-proxy@NAME.service.
+const unitConfigDir = "/etc/quantum-safe-proxy/"
+
+// runCheck validates the configuration and the files it names, and says
+// what each kind of client gets. With --as service (the default for a
+// configuration file in /etc/quantum-safe-proxy, which only the packaged
+// units read), it also finds every file the packaged service could not
+// read, though root, who usually runs check, reads them all: a key copied
+// in 0600 root passes a root's check and fails the service's reload.
+// --as self leaves that out, for a proxy run some other way.
+func runCheck(args, environ []string, stdout io.Writer) error {
+	as, args, err := checkAs(args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(args, environ, stdout)
+	if err != nil {
+		return err
+	}
+	if as == "" {
+		as = "self"
+		if abs, err := filepath.Abs(cfg.File()); err == nil && cfg.File() != "" && strings.HasPrefix(abs, unitConfigDir) {
+			as = "service"
+		}
+	}
+	snap, err := daemon.NewSnapshot(cfg)
+	var problems []error
+	if err != nil {
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			return err
+		}
+		problems = ce.Problems
+	}
+	var readable int
+	if as == "service" {
+		var denied []error
+		readable, denied = serviceReadable(cfg)
+		problems = append(problems, denied...)
+	}
+	if len(problems) > 0 {
+		return &config.Error{Problems: problems}
+	}
+	fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
+	switch {
+	case as == "service":
+		fmt.Fprintf(stdout, "files: the service (%s) can read all %d\n", (&access.Identity{}).Describe(), readable)
+	case os.Geteuid() == 0:
+		fmt.Fprintln(stdout, "files: read as root, who can read every file; `check --as service` checks them as the packaged service would read them")
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	snap.TLS.Describe(stdout, time.Now())
+	return nil
+}
+
+// checkAs takes check's own --as service|self out of args.
+func checkAs(args []string) (as string, rest []string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--as" && i+1 < len(args):
+			as = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--as="):
+			as = strings.TrimPrefix(a, "--as=")
+		case a == "--as":
+			as = "?"
+		default:
+			rest = append(rest, a)
+			continue
+		}
+		if as != "service" && as != "self" {
+			return "", nil, &config.Error{Problems: []error{fmt.Errorf("check: --as %q is not one of service, self", as)}}
+		}
+	}
+	return as, rest, nil
+}
+
+// serviceReadable checks every file the configuration names as the
+// packaged service would read it: how many it can read, and a problem
+// with its fix for each file, directory or hidden place in the way, each
+// named once.
+func serviceReadable(cfg *config.Config) (int, []error) {
+	id, err := access.Service()
+	var problems []error
+	if err != nil {
+		problems = append(problems, err)
+	}
+	type file struct {
+		path string
+		kind access.Kind
+	}
+	var files []file
+	if cfg.File() != "" {
+		files = append(files, file{cfg.File(), access.ConfigFile})
+	}
+	for _, p := range cfg.Certificates {
+		files = append(files, file{p.CertPath, access.Certificate}, file{p.KeyPath, access.Key})
+	}
+	if cfg.ClientCertMode != config.ClientCertNone {
+		files = append(files, file{cfg.CACertPath, access.CABundle})
+	}
+	seen, readable := map[string]bool{}, 0
+	for _, f := range files {
+		// systemd copies credentials in for the service's own user
+		// (systemd.exec(5), LoadCredential=).
+		if strings.HasPrefix(f.path, "/run/credentials/") || seen[f.path] {
+			continue
+		}
+		seen[f.path] = true
+		found, err := id.Check(f.path, f.kind)
+		if err != nil {
+			continue // not there: loading the snapshot said so
+		}
+		if len(found) == 0 {
+			readable++
+		}
+		for _, p := range found {
+			if !seen[p.Path] || p.Path == f.path {
+				seen[p.Path] = true
+				problems = append(problems, p)
+			}
+		}
+	}
+	return readable, problems
+}

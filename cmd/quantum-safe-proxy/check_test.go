@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+)
+
+// testPKI writes a development PKI into a directory anyone may search, as
+// certs init writes it: keys 0600 root.
+func testPKI(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		os.Chmod(d, 0o755)
+	}
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// check --as service names every file the packaged service could not
+// read; here each is in /tmp, which the unit's PrivateTmp= replaces.
+func TestCheckAsService(t *testing.T) {
+	dir := testPKI(t)
+	crt, key := filepath.Join(dir, "server-mldsa.crt"), filepath.Join(dir, "server-mldsa.key")
+	if !strings.HasPrefix(dir, "/tmp/") {
+		t.Skipf("TMPDIR is not under /tmp (%s), which the unit hides", dir)
+	}
+	out, stderr, code := runCmd(t, "check", "--as", "service", "--cert", crt, "--key", key)
+	var lines []string
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if !strings.HasPrefix(l, "quantum-safe-proxy: error: group quantum-safe-proxy-keys does not exist") {
+			lines = append(lines, l) // present or not as this host has the group
+		}
+	}
+	why := ": the service has a /tmp and /var/tmp of its own (PrivateTmp=yes), without this file; keep the files it reads under /etc/quantum-safe-proxy\n"
+	want := "quantum-safe-proxy: error: " + crt + why + "quantum-safe-proxy: error: " + key + why
+	if code != 78 || strings.Join(lines, "") != want || out != "" {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, stderr, want)
+	}
+
+	// --as self, the default outside /etc/quantum-safe-proxy, reads them.
+	out, stderr, code = runCmd(t, "check", "--cert", crt, "--key", key)
+	if code != 0 || stderr != "" {
+		t.Errorf("check --as self: exit %d, stderr %q", code, stderr)
+	}
+	if os.Geteuid() == 0 && !strings.Contains(out, "\nfiles: read as root, who can read every file; `check --as service` checks them as the packaged service would read them\n") {
+		t.Errorf("check as root does not say the files were read as root:\n%s", out)
+	}
+	_, stderr, code = runCmd(t, "check", "--as", "root", "--cert", crt, "--key", key)
+	if want := "quantum-safe-proxy: error: check: --as \"root\" is not one of service, self\n"; code != 78 || stderr != want {
+		t.Errorf("--as root: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}
+
+// A key the process cannot read stops the start with what was in the way
+// and the fix for the packaged service. The test binary runs the command
+// as nobody (65534), since root reads every file.
+func TestStartPermissionHint(t *testing.T) {
+	if args := os.Getenv("QSP_TEST_RUN"); args != "" {
+		var stderr bytes.Buffer
+		err := run(context.Background(), strings.Split(args, "\n"), nil, os.Stdout, &stderr)
+		code := exitCode(err, &stderr)
+		os.Stdout.Write(stderr.Bytes())
+		os.Exit(code)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the command as another user")
+	}
+	dir := testPKI(t)
+	bin := filepath.Join(dir, "qsp.test")
+	self, _ := os.Executable()
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, data, 0o755)
+	key, cfg := dir+"/server-mldsa.key", dir+"/config.json"
+	os.WriteFile(cfg, []byte(`{"cert_path": "`+dir+`/server-ecdsa.crt", "key_path": "`+dir+`/server-ecdsa.key"}`), 0o600)
+	fix := "; fix, for the packaged service (group quantum-safe-proxy-keys): "
+	for _, tc := range []struct{ args, want string }{
+		{"--listen\n127.0.0.1:0\n--cert\n" + dir + "/server-mldsa.crt\n--key\n" + key,
+			key + ": permission denied: this process (uid 65534, groups 65534) cannot read this key (mode 0600, owner root)" + fix + "chgrp quantum-safe-proxy-keys " + key + " && chmod 0640 " + key},
+		{"--listen\n127.0.0.1:0\n--config-file\n" + cfg,
+			cfg + ": permission denied: this process (uid 65534, groups 65534) cannot read this config file (mode 0600, owner root)" + fix + "chmod 0644 " + cfg},
+	} {
+		cmd := exec.Command(bin, "-test.run=^TestStartPermissionHint$")
+		cmd.Env = []string{"QSP_TEST_RUN=" + tc.args}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.Output()
+		want := "quantum-safe-proxy: error: " + tc.want + "\n"
+		if code := cmd.ProcessState.ExitCode(); code != 78 || string(out) != want {
+			t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, want)
+		}
+	}
+}

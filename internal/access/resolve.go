@@ -1,0 +1,72 @@
+package access
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// maxLinks is the kernel's limit on symbolic links followed in one lookup
+// (path_resolution(7): 40).
+const maxLinks = 40
+
+// resolve follows path one name at a time, as the kernel does
+// (path_resolution(7)), and returns each directory searched on the way, in
+// order and each once, and the file it leads to. On an error, dirs are
+// those searched until then, the last the one the lookup failed in. Every directory a
+// symbolic link leads through is searched too: /etc/letsencrypt/live/x/
+// privkey.pem needs x on archive/ as well as on live/.
+func resolve(path string) (dirs []string, file string, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", err
+	}
+	todo := names(abs)
+	cur, links, seen := "/", 0, map[string]bool{}
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		if !seen[cur] {
+			seen[cur] = true
+			dirs = append(dirs, cur)
+		}
+		if name == ".." {
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return dirs, "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > maxLinks {
+			return nil, "", &fs.PathError{Op: "open", Path: path, Err: syscall.ELOOP}
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return nil, "", err
+		}
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		todo = append(names(target), todo...)
+	}
+	return dirs, cur, nil
+}
+
+// names splits a path into the names a lookup walks, "." dropped.
+func names(p string) []string {
+	var out []string
+	for _, n := range strings.Split(p, "/") {
+		if n != "" && n != "." {
+			out = append(out, n)
+		}
+	}
+	return out
+}
