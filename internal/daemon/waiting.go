@@ -83,8 +83,8 @@ type waiter struct {
 // the socket, which is exactly the failure this avoids. Before the reset,
 // the configuration is loaded again: each connection is answered by an
 // attempt that began after it was accepted, so the first connection
-// after the file is fixed is served, and it is that connection that is
-// served. Attempts are at most one a second ([retryInterval]): connections
+// after the file is fixed is served: that very connection, not the next.
+// Attempts are at most one a second ([retryInterval]): connections
 // accepted meanwhile wait for the next one. SIGHUP (`systemctl reload`)
 // tries at once; SIGTERM and SIGINT stop the wait, with exit status 0.
 //
@@ -104,19 +104,20 @@ func (d *daemon) awaitConfig(ctx context.Context, sigs <-chan os.Signal, err err
 		go w.accept(l)
 	}
 	sdnotify.Ready(w.sentStatus())
-	loaded := w.wait(ctx, sigs)
-	w.endAccepting(!loaded)
-	if !loaded {
+	stopped := w.wait(ctx, sigs)
+	w.endAccepting(stopped != "")
+	if stopped != "" {
 		for _, h := range w.held {
 			w.reset(h)
 		}
-		d.log.Info("stopped", "cause", "no valid configuration loaded", "reset", w.resets)
+		d.log.Info("stopped before a valid configuration loaded", "cause", stopped, "reset", w.resets)
 	}
 	return w
 }
 
-// wait runs until a configuration loads (true) or a stop is asked for.
-func (w *waiter) wait(ctx context.Context, sigs <-chan os.Signal) bool {
+// wait runs until a configuration loads or a stop is asked for; it
+// returns what asked for the stop, "" if a configuration loaded.
+func (w *waiter) wait(ctx context.Context, sigs <-chan os.Signal) string {
 	var pet, tick <-chan time.Time
 	if interval := sdnotify.WatchdogInterval(); interval > 0 {
 		t := time.NewTicker(interval)
@@ -143,22 +144,22 @@ func (w *waiter) wait(ctx context.Context, sigs <-chan os.Signal) bool {
 		case <-due:
 			due = nil
 			if w.attempt() {
-				return true
+				return ""
 			}
 		case sig := <-sigs:
 			if sig != syscall.SIGHUP {
 				sdnotify.Stopping("stopping; no valid configuration was loaded")
-				return false
+				return sig.String()
 			}
 			sdnotify.Reloading()
 			if w.attempt() {
-				return true // Run says READY=1 once it serves
+				return "" // Run says READY=1 once it serves
 			}
 			due = nil
 			sdnotify.Ready(w.sentStatus())
 		case <-ctx.Done():
 			sdnotify.Stopping("stopping; no valid configuration was loaded")
-			return false
+			return "context done"
 		case <-pet:
 			sdnotify.Watchdog(w.sentStatus())
 		case <-tick:
