@@ -26,7 +26,9 @@ import (
 var version = ""
 
 // Exit codes: sysexits.h EX_CONFIG for configuration, so that systemd's
-// RestartPreventExitStatus=78 stops a restart loop. exitDrainCut is a stop
+// RestartPreventExitStatus=78 stops a restart loop; under socket
+// activation a configuration error is not an exit at all (daemon.Run
+// waits for the file to be fixed). exitDrainCut is a stop
 // that was asked for (SIGTERM, SIGINT) but had to cut connections still
 // open at drain_timeout: the units list it in SuccessExitStatus=, so
 // `systemctl stop` never leaves them failed, while a script can still
@@ -124,7 +126,9 @@ Options (later sources win: defaults < --config-file < --from-env < flags):
 	config.Usage(w)
 	fmt.Fprint(w, `
 Exit status: 0 after a clean stop, 3 after a stop that cut connections still
-open at drain_timeout, 78 for a configuration error, 1 otherwise.
+open at drain_timeout, 78 for a configuration error, 1 otherwise. Started by
+systemd with its socket, the proxy does not exit on a configuration error: it
+resets each client and serves once the file is fixed (man quantum-safe-proxy).
 `)
 }
 

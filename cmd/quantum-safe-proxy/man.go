@@ -107,11 +107,26 @@ A reload that fails is logged at \fBerror\fR; one that succeeds at
 \fBNOTICE\fR (journal priority 5), which every \fBlog_level\fR shows,
 with what it changed. \fBSTATUS=\fR (\fBsystemctl status\fR) follows
 the counters and the last reload within a second, at most once a second.
+.SH A BROKEN CONFIGURATION
+Run from a shell, the proxy reports every problem and exits 78. Started by
+systemd with its socket (socket activation: after a typo and
+\fBsystemctl restart\fR, or at the first client after a reboot), it does
+not exit, which would fail the socket unit at the start limit and close
+the port until \fBsystemctl reset\-failed\fR. It logs every problem at
+\fBerror\fR (once for each distinct failure), tells systemd it is ready
+with a \fBSTATUS=\fR that names the first problem
+(\fBsystemctl status\fR: \fIStatus: "configuration error: ..."\fR), and
+resets every client (TCP RST, within a second; the client sees
+ECONNRESET, never a hang). Before each reset it reads the configuration
+again, at most once a second, and at every \fBsystemctl reload\fR: the
+first client after the file is fixed is served, with no other command.
+\fBsystemctl stop\fR ends the wait with exit status 0.
 .SH SIGNALS
 .TP
 .B SIGHUP
 read the configuration again; swap it in only if all of it is valid, and
-log the outcome (see LOGGING). The certificate, key and CA files the
+log the outcome (see LOGGING); while the configuration is broken, try it
+at once and serve if it loads. The certificate, key and CA files the
 configuration names are watched (inotify, through symlinks as certbot and
 the kubelet swap them) and reloaded the same way, 500 ms after a burst of
 changes ends; the configuration file itself is not watched
@@ -123,7 +138,8 @@ then cut what is left (exit status 3); a second signal cuts them at once
 0 after a clean stop; 3 after a stop (SIGTERM, SIGINT) that cut connections
 still open at \fBdrain_timeout\fR or at a second signal (the units list it in
 \fBSuccessExitStatus=\fR, so the stop does not mark them failed); 78
-(EX_CONFIG) for a configuration error; 1 otherwise.
+(EX_CONFIG) for a configuration error, except under socket activation
+(see A BROKEN CONFIGURATION); 1 otherwise.
 .SH FILES
 .TP
 .I /etc/quantum\-safe\-proxy/config.json

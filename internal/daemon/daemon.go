@@ -66,6 +66,7 @@ type Loader func() (*config.Config, error)
 
 type daemon struct {
 	load   Loader
+	stderr io.Writer
 	cfg    *config.Config // the configuration in force
 	log    *slog.Logger
 	level  *slog.LevelVar
@@ -78,44 +79,45 @@ type daemon struct {
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
-// and when a certificate, key or CA file it reads changes, then drains. It returns nil after a clean drain, an error that is
+// and when a certificate, key or CA file it reads changes, then drains.
+// It returns nil after a clean drain, an error that is
 // [proxy.ErrDrainTimeout] when connections open at drain_timeout (or at a
 // second SIGTERM) had to be cut, and a *[config.Error] for bad
 // configuration. Either way the stop was asked for: the command maps the
 // cut drain to its own exit status, which the units list in
 // SuccessExitStatus=.
+//
+// A configuration that does not load is returned as an error, except
+// under socket activation: then Run waits for a valid one, resetting
+// connections meanwhile (see [daemon.awaitConfig]), and returns nil if
+// stopped before one loads.
 func Run(ctx context.Context, load Loader, stderr io.Writer) error {
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	d := &daemon{load: load, cfg: cfg, level: new(slog.LevelVar)}
-	d.level.Set(logging.ParseLevel(cfg.LogLevel))
-	d.log = logging.New(stderr, cfg.LogFormat, d.level)
-	// Watching starts before the files are read, so no rotation falls
-	// between the read and the first watch.
-	files := d.watchFiles(cfg)
-	defer files.Close()
-	snap, err := NewSnapshot(cfg)
-	if err != nil {
-		return err
-	}
-	d.snap = snap
-	// Signals are caught before the sockets open: a SIGHUP that systemd
-	// sends early must not kill the process (signal(7): SIGHUP terminates).
+	// Signals are caught before anything else: a SIGHUP that systemd
+	// sends early must not kill the process (signal(7): SIGHUP
+	// terminates), in the wait for a valid configuration either.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	d.set, err = listen.Open(cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr}
+	w, err := d.start(ctx, sigs)
+	if err != nil || d.cfg == nil {
+		return err // nil when stopped while waiting for a configuration
 	}
+	cfg, snap := d.cfg, d.snap
+	// The files are watched from here on. A rotation in the milliseconds
+	// between their first read and this is seen at the next change or
+	// SIGHUP.
+	files := d.watchFiles(cfg)
+	defer files.Close()
 	if cfg.Environment != "" {
 		d.log.Info("environment", "name", cfg.Environment)
 	}
 	logSnapshot(d.log, cfg, snap)
 	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snap)
+	if w != nil {
+		w.handOver()
+	}
 
 	var serving sync.WaitGroup
 	for _, l := range d.set.Serve {
@@ -145,6 +147,53 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	serving.Wait()
 	d.log.Info("stopping: draining open connections", "cause", why, "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())
 	return d.drain(sigs)
+}
+
+// start loads the configuration, or waits for a valid one under socket
+// activation (then the waiter holds the connections to serve first),
+// makes the logger it asks for and opens the listeners. d.cfg stays nil
+// if a stop came while waiting.
+func (d *daemon) start(ctx context.Context, sigs <-chan os.Signal) (*waiter, error) {
+	cfg, snap, err := d.loadSnapshot()
+	var w *waiter
+	if err != nil {
+		if errors.Is(err, config.ErrHelp) {
+			return nil, err
+		}
+		// Only the sockets systemd passed are taken here: without them
+		// (a shell, a test) the error ends the start, exit 78. With them,
+		// a bad socket is the lesser news; the configuration error is
+		// the one reported.
+		if d.set, _ = listen.Passed(); d.set == nil {
+			return nil, err
+		}
+		if w = d.awaitConfig(ctx, sigs, err); w.cfg == nil {
+			return w, nil
+		}
+		cfg, snap = w.cfg, w.snap
+	}
+	d.cfg, d.snap = cfg, snap
+	d.level.Set(logging.ParseLevel(cfg.LogLevel))
+	d.log = logging.New(d.stderr, cfg.LogFormat, d.level)
+	if d.set == nil {
+		if d.set, err = listen.Open(cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// loadSnapshot loads the configuration and builds its snapshot.
+func (d *daemon) loadSnapshot() (*config.Config, *proxy.Snapshot, error) {
+	cfg, err := d.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := NewSnapshot(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, snap, nil
 }
 
 // serveUntilStop reloads on SIGHUP and when the watched files change,

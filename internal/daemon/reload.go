@@ -8,7 +8,6 @@ import (
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
-	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 )
 
@@ -20,11 +19,7 @@ import (
 func (d *daemon) reloadConfig() {
 	sdnotify.Reloading()
 	at := time.Now().Format(time.TimeOnly)
-	cfg, err := d.load()
-	var snap *proxy.Snapshot
-	if err == nil {
-		snap, err = NewSnapshot(cfg)
-	}
+	cfg, snap, err := d.loadSnapshot()
 	if err != nil {
 		d.logReloadFailure(err)
 		d.setReload("reload " + at + " failed, previous configuration kept")

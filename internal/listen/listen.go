@@ -46,13 +46,25 @@ type Set struct {
 // Go issue 18806; favoriteAddrFamily in net/ipsock_posix.go). Both are
 // tested, the second with socket(AF_INET6) refused by seccomp.
 func Open(addr string) (*Set, error) {
+	s, err := Passed()
+	if s != nil || err != nil {
+		return s, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{Serve: []Listener{{Listener: ln, Name: ln.Addr().String()}}}, nil
+}
+
+// Passed takes the sockets systemd passed, as [Open] does, and returns
+// nil, nil when it passed none. Either way it unsets LISTEN_FDS and its
+// companions, so the sockets are taken once: a later Passed or Open
+// finds none.
+func Passed() (*Set, error) {
 	files := activation.Files(true)
 	if len(files) == 0 {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return &Set{Serve: []Listener{{Listener: ln, Name: ln.Addr().String()}}}, nil
+		return nil, nil
 	}
 	s := &Set{Activated: true}
 	var errs []error

@@ -128,6 +128,11 @@ func (p *Proxy) Serve(ln net.Listener, name string) error {
 	}
 }
 
+// ServeConn serves c, accepted from listener name by someone else, as
+// [Proxy.Serve] serves what it accepts. The daemon accepts while it waits
+// for a valid configuration, and hands over what it holds when one loads.
+func (p *Proxy) ServeConn(c net.Conn, name string) { go p.serve(p.admit(c), name) }
+
 // Healthy reports whether all n accept loops run and none is stuck in
 // accept errors at the longest backoff (EMFILE, for instance).
 func (p *Proxy) Healthy(n int) bool {

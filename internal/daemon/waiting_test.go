@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/listen"
+)
+
+// waiting is a daemon waiting for a valid configuration on a listener of
+// its own, as if systemd had passed it: load fails with broken until the
+// test clears it.
+type waiting struct {
+	d      *daemon
+	ln     net.Listener
+	sigs   chan os.Signal
+	stderr *syncBuffer
+	done   chan *waiter
+	mu     sync.Mutex
+	broken error
+	loads  int
+}
+
+func startWaiting(t *testing.T) *waiting {
+	dir := t.TempDir()
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &waiting{ln: ln, sigs: make(chan os.Signal, 1), stderr: new(syncBuffer), done: make(chan *waiter, 1),
+		broken: &config.Error{Problems: []error{errors.New(`config.json: tagret: unknown key; did you mean "target"?`), errors.New("config.json: second problem")}}}
+	load := func() (*config.Config, error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.loads++
+		if w.broken != nil {
+			return nil, w.broken
+		}
+		cfg := config.Default()
+		cfg.Target = "127.0.0.1:9"
+		cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)}}
+		return cfg, nil
+	}
+	w.d = &daemon{load: load, level: new(slog.LevelVar), stderr: w.stderr,
+		set: &listen.Set{Serve: []listen.Listener{{Listener: ln, Name: "https"}}, Activated: true}}
+	_, _, err = w.d.loadSnapshot()
+	go func() { w.done <- w.d.awaitConfig(context.Background(), w.sigs, err) }()
+	t.Cleanup(func() { ln.Close() })
+	return w
+}
+
+func (w *waiting) fix() {
+	w.mu.Lock()
+	w.broken = nil
+	w.mu.Unlock()
+}
+
+// wantReset connects and wants a reset, within about a second.
+func (w *waiting) wantReset(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	c, err := net.Dial("tcp", w.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("hello"))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read: %v, want a reset", err)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("the reset took %v", took)
+	}
+}
+
+// Each client is reset after an attempt to load that began after it was
+// accepted, a failure is logged once, and the first client after the fix
+// is held for the proxy; the listener is left accepting.
+func TestAwaitConfigHoldsTheFirstClientAfterTheFix(t *testing.T) {
+	w := startWaiting(t)
+	for range 3 {
+		w.wantReset(t)
+	}
+	out := w.stderr.String()
+	if n := strings.Count(out, "tagret: unknown key"); n != 1 {
+		t.Errorf("the problem logged %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, `level=ERROR msg="config.json: second problem"`) {
+		t.Errorf("the second problem is not logged:\n%s", out)
+	}
+	w.fix()
+	c, err := net.Dial("tcp", w.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wt := <-w.done
+	if wt.cfg == nil || len(wt.held) != 1 || wt.resets != 3 {
+		t.Fatalf("after the fix: configuration %v, %d held, %d reset; want one held, 3 reset", wt.cfg != nil, len(wt.held), wt.resets)
+	}
+	if got, want := wt.held[0].conn.RemoteAddr().String(), c.LocalAddr().String(); got != want {
+		t.Errorf("held %s, want the client after the fix, %s", got, want)
+	}
+	if w.loads != 5 { // the start, three clients, the fix
+		t.Errorf("%d loads, want 5", w.loads)
+	}
+	// No deadline is left on the listener.
+	go func() {
+		if c, err := net.Dial("tcp", w.ln.Addr().String()); err == nil {
+			defer c.Close()
+			io.Copy(io.Discard, c)
+		}
+	}()
+	if c, err := w.ln.Accept(); err != nil {
+		t.Errorf("accept after the wait: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+// STATUS= names the first problem and how many more there are; SIGHUP
+// tries again at once; SIGTERM ends the wait and closes the process's
+// copy of the socket.
+func TestAwaitConfigStatusReloadAndStop(t *testing.T) {
+	notify := listenNotify(t)
+	w := startWaiting(t)
+	want := `STATUS=configuration error: config.json: tagret: unknown key; did you mean "target"? (and 1 more in the journal); 0 connections reset until it loads`
+	if d := notify.next(t, "READY=1", 5*time.Second); d != "READY=1\n"+want {
+		t.Errorf("READY: %q, want %q", d, "READY=1\n"+want)
+	}
+	w.wantReset(t)
+	if d := notify.next(t, "STATUS=", 3*time.Second); !strings.HasSuffix(d, "; 1 connections reset until it loads") {
+		t.Errorf("STATUS after a reset: %q", d)
+	}
+	w.sigs <- syscall.SIGHUP
+	notify.next(t, "RELOADING=1", 5*time.Second)
+	notify.next(t, "READY=1", 5*time.Second)
+	w.sigs <- syscall.SIGTERM
+	if d := notify.next(t, "STOPPING=1", 5*time.Second); d != "STOPPING=1\nSTATUS=stopping; no valid configuration was loaded" {
+		t.Errorf("STOPPING: %q", d)
+	}
+	if wt := <-w.done; wt.cfg != nil {
+		t.Error("a configuration loaded")
+	}
+	if w.loads != 3 { // the start, the client, SIGHUP
+		t.Errorf("%d loads, want 3", w.loads)
+	}
+	if _, err := w.ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("accept after the stop: %v, want the socket closed", err)
+	}
+}
