@@ -74,6 +74,65 @@ describe each PEM file: every certificate (subject, issuer, key, names,
 validity) and a private key (algorithm; for ML\-DSA, whether it holds the
 seed, the expanded key or both; and which certificate it belongs to, among
 the files named and, with \fB\-\-config\-file\fR, the configured chains)
+.SH CERTIFICATES
+A listener serves one or more chains, in order of preference: each client
+gets the first chain it can verify. On the command line each
+\fB\-\-cert\fR is paired with the \fB\-\-key\fR that follows it; in the
+configuration file they are a list:
+.PP
+.RS
+.nf
+"certificates": [
+  {"cert_path": "/etc/quantum\-safe\-proxy/certs/pq.crt",
+   "key_path": "/etc/quantum\-safe\-proxy/certs/pq.key",
+   "server_names": ["pq.example.com"]},
+  {"cert_path": "/etc/quantum\-safe\-proxy/certs/ecdsa.crt",
+   "key_path": "/etc/quantum\-safe\-proxy/certs/ecdsa.key"}
+]
+.fi
+.RE
+.PP
+With an ML\-DSA\-65 chain first, clients that advertise ML\-DSA get it and
+the rest get the ECDSA (or RSA) chain. A certificate file holds the leaf
+first, then its intermediates, which are sent. \fBserver_names\fR binds a
+chain to the names (SNI) a client may ask for, wildcards as \fI*.example.com\fR:
+such a chain is served only to clients asking for one of them, and a
+client whose name no chain may serve is refused with the
+\fBunrecognized_name\fR alert. Browsers advertise ML\-DSA without trusting
+any ML\-DSA root yet, so bind the ML\-DSA chain to the names PQ clients
+use. \fBcheck\fR prints what each name gets, for PQ, classical TLS 1.3
+and TLS 1.2 clients. Every key is checked against its certificate and
+signs once at load; a key that belongs to another configured certificate
+is named.
+.PP
+Rotation: the certificate, key and CA files are watched; replace them in
+place, rename new ones into place, or swap symlinks (certbot, the kubelet)
+and the new chain is served within a second, with nothing to send. A
+half\-written or mismatched pair is refused and the chain in force keeps
+serving. A changed configuration file takes effect at
+\fBsystemctl reload\fR.
+.SH MUTUAL TLS
+\fBclient_cert_mode\fR \fBrequired\fR refuses a client without a
+certificate that chains to \fBca_cert_path\fR; \fBoptional\fR verifies one
+when sent and admits clients without; \fBnone\fR asks for none. A CA
+given without a mode means \fBoptional\fR, as in the Rust project, with a
+warning. The certificate's CN is the \fIidentity\fR each connection
+logs. On a packaged host, issue client certificates as root from the host
+PKI, whose CA keys the service cannot read:
+.PP
+.RS
+.nf
+quantum\-safe\-proxy certs issue\-client \-\-ca\-dir /etc/quantum\-safe\-proxy/ca \e
+    \-\-name alice \-\-key\-type mldsa\-ecdsa\-issued \-\-out /root/clients
+.fi
+.RE
+.PP
+OpenSSL 3.5 clients do not send a client certificate signed by an ML\-DSA
+CA to this proxy (Go lists no ML\-DSA in the CertificateRequest's
+signature_algorithms_cert), so give them an ML\-DSA key issued by the
+ECDSA root (\fBmldsa\-ecdsa\-issued\fR); Go clients take a whole ML\-DSA
+chain (\fBmldsa\fR). With \fBpqc_mode\fR \fBstrict\fR a client chain must
+be ML\-DSA throughout unless \fBstrict_client_classical_issuer\fR is set.
 .SH KEY PERMISSIONS
 The packaged units run the proxy as a dynamic user (\fBDynamicUser=yes\fR)
 whose one other group is \fBquantum\-safe\-proxy\-keys\fR, with no
