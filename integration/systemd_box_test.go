@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
@@ -38,6 +39,52 @@ func (b *systemdBox) run(args ...string) string {
 
 func (b *systemdBox) exec(args ...string) string { return b.run(append([]string{"exec"}, args...)...) }
 
+// stream runs a systemd-box command whose stderr lines (what it is doing
+// and why it takes long) go to the test log as they come.
+func (b *systemdBox) stream(args ...string) {
+	b.t.Helper()
+	cmd := exec.Command(b.tool, append([]string{"-n", b.name}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var stdout, said bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("systemd-box %s: %v", strings.Join(args, " "), err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		b.t.Log(sc.Text())
+		fmt.Fprintln(&said, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		b.t.Fatalf("systemd-box %s: %v\n%s%s", strings.Join(args, " "), err, stdout.Bytes(), said.Bytes())
+	}
+}
+
+// listener says what listens on a TCP port of this host (ss -ltnp), and
+// how to stop it: a systemd-box instance of another cache is named by its
+// cgroup, which says which instance it is.
+func listener(port string) string {
+	out, err := exec.Command("ss", "-Hltnp", "sport = :"+port).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(ss -ltnp: %v)", err)
+	}
+	text := strings.TrimSpace(string(out))
+	hint := "stop that process (kill PID, or systemctl stop its unit)"
+	if _, rest, ok := strings.Cut(text, "pid="); ok {
+		pid, _, _ := strings.Cut(rest, ",")
+		cg, _ := os.ReadFile("/proc/" + pid + "/cgroup")
+		if i := strings.Index(string(cg), "systemd-box-"); i >= 0 {
+			name, _, _ := strings.Cut(string(cg[i:]), "/")
+			name = strings.TrimSpace(name)
+			hint = fmt.Sprintf("PID %s runs in the cgroup %s, a systemd-box instance (systemd-box-CACHEID-NAME-SUITE) of another cache: stop it with `QSP_CACHE=THAT-CACHE integration/tools/systemd-box down-all`, or kill what `find /sys/fs/cgroup -path '*/%s/*' -name cgroup.procs | xargs cat` lists", pid, name, name)
+		}
+	}
+	return text + "\n" + hint
+}
+
 // bootBox boots a fresh systemd-box instance for a test that serves the
 // shipped socket on 127.0.0.1:8443. Without QSP_SYSTEMD_BOX it skips, or
 // fails under CI.
@@ -50,19 +97,10 @@ func bootBox(t *testing.T, name string) *systemdBox {
 	if os.Geteuid() != 0 {
 		need(t, "root", "the systemd container needs root (systemd-nspawn, mmdebstrap); run `sudo make test-systemd` and `sudo make test-package`")
 	}
-	// The box shares the host's network: the shipped socket's port and the
-	// demo backend's must be free, or the suite would wait on a stranger.
-	for _, port := range []string{"8443", "6000"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
-			c.Close()
-			t.Fatalf("something already listens on 127.0.0.1:%s, which the box's units use; stop it first", port)
-		}
-	}
 	b := &systemdBox{t: t, tool: tool, name: name}
-	b.run("up", "--fresh")
-	version, _, _ := strings.Cut(b.exec("systemctl", "--version"), "\n")
-	release := b.exec("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")
-	fmt.Printf("peer: %s as PID 1 in %s (integration/tools/systemd-box)\n", version, strings.TrimSpace(release))
+	// Registered before up, so a failed or half-done boot is stopped too.
+	// A run cut short (go test's -timeout panics without cleanups, Ctrl-C)
+	// leaves its instance up; down-all below stops it at the next run.
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command(tool, "-n", name, "journal", "-n", "80").CombinedOutput()
@@ -70,6 +108,21 @@ func bootBox(t *testing.T, name string) *systemdBox {
 		}
 		exec.Command(tool, "-n", name, "down").Run()
 	})
+	b.stream("down-all")
+	// The box shares the host's network: the shipped socket's port and the
+	// demo backend's must be free, or the suite would wait on a stranger.
+	for _, port := range []string{"8443", "6000"} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("something already listens on 127.0.0.1:%s, which the box's units use; stop it first:\n%s", port, listener(port))
+		}
+	}
+	// The first run builds the Debian root (30 s or more): the script's
+	// progress lines show in the test log as they come.
+	b.stream("up", "--fresh")
+	version, _, _ := strings.Cut(b.exec("systemctl", "--version"), "\n")
+	release := b.exec("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")
+	fmt.Printf("peer: %s as PID 1 in %s (integration/tools/systemd-box)\n", version, strings.TrimSpace(release))
 	return b
 }
 
@@ -86,6 +139,7 @@ func TestSystemdBox(t *testing.T) {
 		t.Fatalf("legacy client: group %q echoed %v", r.group, r.echoed)
 	}
 	ipv6Client(t, b)
+	addressInstance(t, b)
 
 	// `systemctl reload` while a connection is open.
 	ca := filepath.Join(t.TempDir(), "ca.crt")
@@ -126,6 +180,20 @@ func ipv6Client(t *testing.T, b *systemdBox) {
 			t.Errorf("no journal entry with QSP_CLIENT_ADDR=[::1]:PORT for the client over IPv6:\n%s", out)
 			return
 		}
+	}
+}
+
+// addressInstance: a template instance named by an IPv6 address and port,
+// escaped as systemd wants (quantum-safe-proxy@\x5b::1\x5d:9445), listens
+// on that address and reads the JSON file named by the unescaped name.
+func addressInstance(t *testing.T, b *systemdBox) {
+	unit := `quantum-safe-proxy@\x5b::1\x5d:9445`
+	b.exec("sh", "-c", `sed '/"listen"/d' /etc/quantum-safe-proxy/config.json >'/etc/quantum-safe-proxy/[::1]:9445.json'`)
+	b.exec("systemctl", "start", unit+".socket")
+	defer b.exec("systemctl", "stop", unit+".socket", unit+".service")
+	if r := runSClient(t, "[::1]:9445"); r.group != "X25519MLKEM768" || !r.echoed {
+		status, _ := exec.Command(b.tool, "-n", b.name, "exec", "systemctl", "status", "--no-pager", unit+".socket", unit+".service").CombinedOutput()
+		t.Errorf("client of %s on [::1]:9445: group %q echoed %v\n%s\n%s", unit, r.group, r.echoed, r.out, status)
 	}
 }
 
