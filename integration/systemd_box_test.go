@@ -26,6 +26,7 @@ type systemdBox struct {
 	t    *testing.T
 	tool string
 	name string // the systemd-box instance
+	up   bool   // it booted, so it has a journal to show
 }
 
 func (b *systemdBox) run(args ...string) string {
@@ -64,25 +65,54 @@ func (b *systemdBox) stream(args ...string) {
 }
 
 // listener says what listens on a TCP port of this host (ss -ltnp), and
-// how to stop it: a systemd-box instance of another cache is named by its
-// cgroup, which says which instance it is.
+// how to stop it. A systemd-box instance of another cache (its cgroup is
+// systemd-box-CACHEID-NAME-SUITE) is named, with the down-all that stops
+// it when its systemd-nspawn still runs and says which cache it is in.
 func listener(port string) string {
 	out, err := exec.Command("ss", "-Hltnp", "sport = :"+port).CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("(ss -ltnp: %v)", err)
 	}
 	text := strings.TrimSpace(string(out))
-	hint := "stop that process (kill PID, or systemctl stop its unit)"
-	if _, rest, ok := strings.Cut(text, "pid="); ok {
-		pid, _, _ := strings.Cut(rest, ",")
-		cg, _ := os.ReadFile("/proc/" + pid + "/cgroup")
+	// users:(("name",pid=N,fd=F),...): the first process still there
+	// whose cgroup is a systemd-box instance's, else the first process.
+	var pid, box string
+	for _, field := range strings.Split(text, "pid=")[1:] {
+		p, _, _ := strings.Cut(field, ",")
+		if pid == "" {
+			pid = p
+		}
+		cg, _ := os.ReadFile("/proc/" + p + "/cgroup")
 		if i := strings.Index(string(cg), "systemd-box-"); i >= 0 {
-			name, _, _ := strings.Cut(string(cg[i:]), "/")
-			name = strings.TrimSpace(name)
-			hint = fmt.Sprintf("PID %s runs in the cgroup %s, a systemd-box instance (systemd-box-CACHEID-NAME-SUITE) of another cache: stop it with `QSP_CACHE=THAT-CACHE integration/tools/systemd-box down-all`, or kill what `find /sys/fs/cgroup -path '*/%s/*' -name cgroup.procs | xargs cat` lists", pid, name, name)
+			pid = p
+			box, _, _ = strings.Cut(string(cg[i:]), "/")
+			box = strings.TrimSpace(box)
+			break
 		}
 	}
-	return text + "\n" + hint
+	if pid == "" {
+		return text
+	}
+	if box == "" {
+		return text + "\nstop that process (kill " + pid + ", or systemctl stop its unit)"
+	}
+	hint := fmt.Sprintf("kill -KILL $(find /sys/fs/cgroup -path '*/%s/*' -name cgroup.procs | xargs cat)", box)
+	// The guest's processes descend from its nspawn, whose --directory
+	// is CACHE/systemd-box/inst/SUITE/NAME/merged.
+	for p := pid; p != "" && p != "0" && p != "1"; {
+		cmdline, _ := os.ReadFile("/proc/" + p + "/cmdline")
+		for _, arg := range strings.Split(string(cmdline), "\x00") {
+			if dir, ok := strings.CutPrefix(arg, "--directory="); ok {
+				if cache, _, ok := strings.Cut(dir, "/systemd-box/inst/"); ok {
+					hint = "QSP_CACHE=" + cache + " integration/tools/systemd-box down-all"
+				}
+			}
+		}
+		status, _ := os.ReadFile("/proc/" + p + "/status")
+		_, ppid, _ := strings.Cut(string(status), "\nPPid:")
+		p, _, _ = strings.Cut(strings.TrimSpace(ppid), "\n")
+	}
+	return fmt.Sprintf("%s\nPID %s belongs to the systemd-box instance of another cache whose cgroup is %s; stop it with `%s`", text, pid, box, hint)
 }
 
 // bootBox boots a fresh systemd-box instance for a test that serves the
@@ -102,7 +132,7 @@ func bootBox(t *testing.T, name string) *systemdBox {
 	// A run cut short (go test's -timeout panics without cleanups, Ctrl-C)
 	// leaves its instance up; down-all below stops it at the next run.
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() && b.up {
 			out, _ := exec.Command(tool, "-n", name, "journal", "-n", "80").CombinedOutput()
 			t.Logf("journal:\n%s", out)
 		}
@@ -120,6 +150,7 @@ func bootBox(t *testing.T, name string) *systemdBox {
 	// The first run builds the Debian root (30 s or more): the script's
 	// progress lines show in the test log as they come.
 	b.stream("up", "--fresh")
+	b.up = true
 	version, _, _ := strings.Cut(b.exec("systemctl", "--version"), "\n")
 	release := b.exec("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")
 	fmt.Printf("peer: %s as PID 1 in %s (integration/tools/systemd-box)\n", version, strings.TrimSpace(release))
