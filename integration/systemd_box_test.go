@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
@@ -25,6 +26,7 @@ type systemdBox struct {
 	t    *testing.T
 	tool string
 	name string // the systemd-box instance
+	up   bool   // it booted, so it has a journal to show
 }
 
 func (b *systemdBox) run(args ...string) string {
@@ -38,6 +40,81 @@ func (b *systemdBox) run(args ...string) string {
 
 func (b *systemdBox) exec(args ...string) string { return b.run(append([]string{"exec"}, args...)...) }
 
+// stream runs a systemd-box command whose stderr lines (what it is doing
+// and why it takes long) go to the test log as they come.
+func (b *systemdBox) stream(args ...string) {
+	b.t.Helper()
+	cmd := exec.Command(b.tool, append([]string{"-n", b.name}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var stdout, said bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("systemd-box %s: %v", strings.Join(args, " "), err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		b.t.Log(sc.Text())
+		fmt.Fprintln(&said, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		b.t.Fatalf("systemd-box %s: %v\n%s%s", strings.Join(args, " "), err, stdout.Bytes(), said.Bytes())
+	}
+}
+
+// listener says what listens on a TCP port of this host (ss -ltnp), and
+// how to stop it. A systemd-box instance of another cache (its cgroup is
+// systemd-box-CACHEID-NAME-SUITE) is named, with the down-all that stops
+// it when its systemd-nspawn still runs and says which cache it is in.
+func listener(port string) string {
+	out, err := exec.Command("ss", "-Hltnp", "sport = :"+port).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(ss -ltnp: %v)", err)
+	}
+	text := strings.TrimSpace(string(out))
+	// users:(("name",pid=N,fd=F),...): the first process still there
+	// whose cgroup is a systemd-box instance's, else the first process.
+	var pid, box string
+	for _, field := range strings.Split(text, "pid=")[1:] {
+		p, _, _ := strings.Cut(field, ",")
+		if pid == "" {
+			pid = p
+		}
+		cg, _ := os.ReadFile("/proc/" + p + "/cgroup")
+		if i := strings.Index(string(cg), "systemd-box-"); i >= 0 {
+			pid = p
+			box, _, _ = strings.Cut(string(cg[i:]), "/")
+			box = strings.TrimSpace(box)
+			break
+		}
+	}
+	if pid == "" {
+		return text
+	}
+	if box == "" {
+		return text + "\nstop that process (kill " + pid + ", or systemctl stop its unit)"
+	}
+	hint := fmt.Sprintf("kill -KILL $(find /sys/fs/cgroup -path '*/%s/*' -name cgroup.procs | xargs cat)", box)
+	// The guest's processes descend from its nspawn, whose --directory
+	// is CACHE/systemd-box/inst/SUITE/NAME/merged.
+	for p := pid; p != "" && p != "0" && p != "1"; {
+		cmdline, _ := os.ReadFile("/proc/" + p + "/cmdline")
+		for _, arg := range strings.Split(string(cmdline), "\x00") {
+			if dir, ok := strings.CutPrefix(arg, "--directory="); ok {
+				if cache, _, ok := strings.Cut(dir, "/systemd-box/inst/"); ok {
+					hint = "QSP_CACHE=" + cache + " integration/tools/systemd-box down-all"
+				}
+			}
+		}
+		status, _ := os.ReadFile("/proc/" + p + "/status")
+		_, ppid, _ := strings.Cut(string(status), "\nPPid:")
+		p, _, _ = strings.Cut(strings.TrimSpace(ppid), "\n")
+	}
+	return fmt.Sprintf("%s\nPID %s belongs to the systemd-box instance of another cache whose cgroup is %s; stop it with `%s`", text, pid, box, hint)
+}
+
 // bootBox boots a fresh systemd-box instance for a test that serves the
 // shipped socket on 127.0.0.1:8443. Without QSP_SYSTEMD_BOX it skips, or
 // fails under CI.
@@ -50,26 +127,33 @@ func bootBox(t *testing.T, name string) *systemdBox {
 	if os.Geteuid() != 0 {
 		need(t, "root", "the systemd container needs root (systemd-nspawn, mmdebstrap); run `sudo make test-systemd` and `sudo make test-package`")
 	}
-	// The box shares the host's network: the shipped socket's port and the
-	// demo backend's must be free, or the suite would wait on a stranger.
-	for _, port := range []string{"8443", "6000"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
-			c.Close()
-			t.Fatalf("something already listens on 127.0.0.1:%s, which the box's units use; stop it first", port)
-		}
-	}
 	b := &systemdBox{t: t, tool: tool, name: name}
-	b.run("up", "--fresh")
-	version, _, _ := strings.Cut(b.exec("systemctl", "--version"), "\n")
-	release := b.exec("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")
-	fmt.Printf("peer: %s as PID 1 in %s (integration/tools/systemd-box)\n", version, strings.TrimSpace(release))
+	// Registered before up, so a failed or half-done boot is stopped too.
+	// A run cut short (go test's -timeout panics without cleanups, Ctrl-C)
+	// leaves its instance up; down-all below stops it at the next run.
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() && b.up {
 			out, _ := exec.Command(tool, "-n", name, "journal", "-n", "80").CombinedOutput()
 			t.Logf("journal:\n%s", out)
 		}
 		exec.Command(tool, "-n", name, "down").Run()
 	})
+	b.stream("down-all")
+	// The box shares the host's network: the shipped socket's port and the
+	// demo backend's must be free, or the suite would wait on a stranger.
+	for _, port := range []string{"8443", "6000"} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("something already listens on 127.0.0.1:%s, which the box's units use; stop it first:\n%s", port, listener(port))
+		}
+	}
+	// The first run builds the Debian root (30 s or more): the script's
+	// progress lines show in the test log as they come.
+	b.stream("up", "--fresh")
+	b.up = true
+	version, _, _ := strings.Cut(b.exec("systemctl", "--version"), "\n")
+	release := b.exec("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")
+	fmt.Printf("peer: %s as PID 1 in %s (integration/tools/systemd-box)\n", version, strings.TrimSpace(release))
 	return b
 }
 
@@ -86,6 +170,7 @@ func TestSystemdBox(t *testing.T) {
 		t.Fatalf("legacy client: group %q echoed %v", r.group, r.echoed)
 	}
 	ipv6Client(t, b)
+	addressInstance(t, b)
 
 	// `systemctl reload` while a connection is open.
 	ca := filepath.Join(t.TempDir(), "ca.crt")
@@ -127,6 +212,20 @@ func ipv6Client(t *testing.T, b *systemdBox) {
 			t.Errorf("no journal entry with QSP_CLIENT_ADDR=[::1]:PORT for the client over IPv6:\n%s", out)
 			return
 		}
+	}
+}
+
+// addressInstance: a template instance named by an IPv6 address and port,
+// escaped as systemd wants (quantum-safe-proxy@\x5b::1\x5d:9445), listens
+// on that address and reads the JSON file named by the unescaped name.
+func addressInstance(t *testing.T, b *systemdBox) {
+	unit := `quantum-safe-proxy@\x5b::1\x5d:9445`
+	b.exec("sh", "-c", `sed '/"listen"/d' /etc/quantum-safe-proxy/config.json >'/etc/quantum-safe-proxy/[::1]:9445.json'`)
+	b.exec("systemctl", "start", unit+".socket")
+	defer b.exec("systemctl", "stop", unit+".socket", unit+".service")
+	if r := runSClient(t, "[::1]:9445"); r.group != "X25519MLKEM768" || !r.echoed {
+		status, _ := exec.Command(b.tool, "-n", b.name, "exec", "systemctl", "status", "--no-pager", unit+".socket", unit+".service").CombinedOutput()
+		t.Errorf("client of %s on [::1]:9445: group %q echoed %v\n%s\n%s", unit, r.group, r.echoed, r.out, status)
 	}
 }
 
