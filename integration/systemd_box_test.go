@@ -217,10 +217,10 @@ func ipv6Client(t *testing.T, b *systemdBox) {
 
 // addressInstance: a template instance named by an IPv6 address and port,
 // escaped as systemd wants (quantum-safe-proxy@\x5b::1\x5d:9445), listens
-// on that address and reads the JSON file named by the unescaped name.
+// on that address and reads the JSON file named as the unit is.
 func addressInstance(t *testing.T, b *systemdBox) {
 	unit := `quantum-safe-proxy@\x5b::1\x5d:9445`
-	b.exec("sh", "-c", `sed '/"listen"/d' /etc/quantum-safe-proxy/config.json >'/etc/quantum-safe-proxy/[::1]:9445.json'`)
+	b.exec("sh", "-c", `sed '/"listen"/d' /etc/quantum-safe-proxy/config.json >'/etc/quantum-safe-proxy/\x5b::1\x5d:9445.json'`)
 	b.exec("systemctl", "start", unit+".socket")
 	defer b.exec("systemctl", "stop", unit+".socket", unit+".service")
 	if r := runSClient(t, "[::1]:9445"); r.group != "X25519MLKEM768" || !r.echoed {
