@@ -107,6 +107,18 @@ func upgradeChangedSocket(t *testing.T, b *systemdBox, upgrade func()) {
 	served := keepConnecting(t, func() { b.exec("systemctl", "restart", "quantum-safe-proxy.service") })
 	t.Logf("restart after the upgrade: %d connections served", served)
 	checkServiceActivated(t, b, "quantum-safe-proxy.service")
+
+	// The units' command without a socket from systemd, as a service of
+	// theirs would start if its socket unit held none: it refuses to bind
+	// the port itself and says what to do.
+	cmd := b.exec("systemctl", "show", "-p", "ExecStart", "--value", "quantum-safe-proxy.service")
+	if !strings.Contains(cmd, "argv[]=/usr/bin/quantum-safe-proxy --config-file /etc/quantum-safe-proxy/config.json --require-systemd-socket ;") {
+		t.Errorf("ExecStart: %s", cmd)
+	}
+	out := b.exec("sh", "-c", "quantum-safe-proxy --config-file /etc/quantum-safe-proxy/config.json --require-systemd-socket 2>&1; echo exit $?")
+	if !strings.Contains(out, "systemctl restart quantum-safe-proxy.socket") || !strings.HasSuffix(out, "exit 78\n") {
+		t.Errorf("without a socket from systemd:\n%s", out)
+	}
 }
 
 // oldSocketPackage builds, with the tree's nfpm.yaml and scripts, a
@@ -236,6 +248,6 @@ func (w *window) String() string {
 	if w.failed == 0 {
 		return fmt.Sprintf("no connection failed, %d served", w.served.Load())
 	}
-	return fmt.Sprintf("%d connections failed within %v (the last: %v), %d served",
+	return fmt.Sprintf("%d connections failed, the first and the last %v apart (the last: %v), %d served",
 		w.failed, w.last.Sub(w.first).Round(time.Millisecond), w.lastErr, w.served.Load())
 }

@@ -102,7 +102,12 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	d.set, err = listen.Open(cfg.Listen)
+	d.set, err = listen.Open(cfg.Listen, cfg.RequireSystemdSocket)
+	if errors.Is(err, listen.ErrNoSystemdSocket) {
+		// Exit 78 like a configuration error: restarting the service
+		// cannot help, restarting its socket unit does.
+		return &config.Error{Problems: []error{err}, Warnings: cfg.Warnings}
+	}
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
