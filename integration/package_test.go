@@ -69,7 +69,7 @@ func TestPackageDebContents(t *testing.T) {
 			t.Errorf("%s: Architecture %s", arch, got)
 		}
 		info := run(t, "dpkg-deb", "-I", deb)
-		for _, s := range []string{"postinst", "prerm", "postrm", "conffiles"} {
+		for _, s := range []string{"preinst", "postinst", "prerm", "postrm", "conffiles"} {
 			if !strings.Contains(info, " "+s+" ") {
 				t.Errorf("%s: control archive lacks %s:\n%s", arch, s, info)
 			}
@@ -129,8 +129,9 @@ func TestPackageRPMContents(t *testing.T) {
 			t.Errorf("%s: config files %q", rpmArch, conf)
 		}
 		scripts := run(t, "rpm", "-qp", "--scripts", rpm)
-		for _, s := range []string{"postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet", "systemd-sysusers",
-			"try-restart quantum-safe-proxy.service 'quantum-safe-proxy@*.service'", "stop 'quantum-safe-proxy@*.socket'", "certs init --host"} {
+		for _, s := range []string{"preinstall scriptlet", "postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet", "systemd-sysusers",
+			"try-restart quantum-safe-proxy.service 'quantum-safe-proxy@*.service'", "stop 'quantum-safe-proxy@*.socket'", "certs init --host",
+			"sockets-before-upgrade"} {
 			if !strings.Contains(scripts, s) {
 				t.Errorf("%s: scriptlets lack %q", rpmArch, s)
 			}

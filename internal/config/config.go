@@ -57,6 +57,14 @@ type Config struct {
 	// listen). JSON listen, --listen, QUANTUM_SAFE_PROXY_LISTEN. Default
 	// [::]:8443.
 	Listen string
+	// RequireSystemdSocket makes a start without sockets from systemd an
+	// error instead of binding Listen: the packaged units set it, since
+	// their service is meant to get its socket from its .socket unit, and
+	// one started without (a socket unit that holds no socket) would
+	// otherwise bind the port itself and hide that. JSON
+	// require_systemd_socket, --require-systemd-socket,
+	// QUANTUM_SAFE_PROXY_REQUIRE_SYSTEMD_SOCKET. Default false.
+	RequireSystemdSocket bool
 	// Target is the backend: "host:port" or "unix:/path", resolved for every
 	// connection. It must be loopback or a unix socket unless UnsafeTarget.
 	// JSON target, --target, QUANTUM_SAFE_PROXY_TARGET. Default 127.0.0.1:6000.

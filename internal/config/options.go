@@ -105,6 +105,12 @@ func parseBool(v string) (bool, error) {
 var options = []option{
 	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept TLS on when systemd passes no socket; [::] or 0.0.0.0 is every address, IPv6 and IPv4 (default [::]:8443)",
 		set: func(c *Config, v string) error { c.Listen = v; return nil }},
+	{key: "require_systemd_socket", flag: "require-systemd-socket", env: "REQUIRE_SYSTEMD_SOCKET", usage: "refuse to start without a socket from systemd (LISTEN_FDS) instead of binding --listen; the packaged units set it",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.RequireSystemdSocket = b
+			return err
+		}},
 	{key: "target", flag: "target", env: "TARGET", arg: "ADDR", usage: "backend: host:port or unix:/path; loopback only unless --unsafe-target (default 127.0.0.1:6000)",
 		set: func(c *Config, v string) error { c.Target = v; return nil }},
 	{key: "ca_cert_path", flag: "ca-cert", env: "CA_CERT", arg: "FILE", usage: "PEM roots that client certificates must chain to (ML-DSA and ECDSA may mix)",

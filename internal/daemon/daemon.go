@@ -176,7 +176,13 @@ func (d *daemon) start(ctx context.Context, sigs <-chan os.Signal) (*waiter, err
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.log = logging.New(d.stderr, cfg.LogFormat, d.level)
 	if d.set == nil {
-		if d.set, err = listen.Open(cfg.Listen); err != nil {
+		d.set, err = listen.Open(cfg.Listen, cfg.RequireSystemdSocket)
+		if errors.Is(err, listen.ErrNoSystemdSocket) {
+			// Exit 78 like a configuration error: restarting the service
+			// cannot help, restarting its socket unit does.
+			return nil, &config.Error{Problems: []error{err}, Warnings: cfg.Warnings}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
 	}

@@ -243,3 +243,40 @@ func TestReloadDiffCoversEveryField(t *testing.T) {
 		}
 	}
 }
+
+// With require_systemd_socket and no socket from systemd (LISTEN_FDS
+// unset), the daemon does not bind listen: it returns a configuration
+// error (exit 78, so Restart=on-failure does not loop) that says to
+// restart the socket unit.
+func TestRequireSystemdSocketWithoutSockets(t *testing.T) {
+	t.Setenv("LISTEN_FDS", "")
+	t.Setenv("LISTEN_PID", "")
+	dir := t.TempDir()
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	load := func() (*config.Config, error) {
+		cfg := config.Default()
+		cfg.Listen, cfg.Target, cfg.RequireSystemdSocket = addr, "127.0.0.1:9", true
+		cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)}}
+		return cfg, nil
+	}
+	// Were the address bound, Run would serve until ctx ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var stderr syncBuffer
+	err = Run(ctx, load, &stderr)
+	if !IsConfigError(err) || !strings.Contains(err.Error(), "systemctl restart quantum-safe-proxy.socket") {
+		t.Fatalf("Run: %v, want a configuration error naming systemctl restart quantum-safe-proxy.socket", err)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Errorf("%s accepts connections", addr)
+	}
+}

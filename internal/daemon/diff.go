@@ -27,6 +27,7 @@ type setting struct {
 // [diff], since a rotation keeps the paths.
 var settings = []setting{
 	{"listen", "Listen", func(c *config.Config) any { return c.Listen }},
+	{"require_systemd_socket", "RequireSystemdSocket", func(c *config.Config) any { return c.RequireSystemdSocket }},
 	{"target", "Target", func(c *config.Config) any { return c.Target }},
 	{"certificates", "Certificates", nil},
 	{"ca_cert_path", "CACertPath", func(c *config.Config) any { return c.CACertPath }},

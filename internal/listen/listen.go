@@ -34,9 +34,17 @@ type Set struct {
 	Activated bool
 }
 
+// ErrNoSystemdSocket is what [Open] returns when systemd passed no
+// socket and one was required.
+var ErrNoSystemdSocket = errors.New("systemd passed no socket (LISTEN_FDS is not set), and require_systemd_socket is set: " +
+	"the service's socket unit holds no socket, as after its Listen settings changed while it ran; " +
+	"restart it with `systemctl restart quantum-safe-proxy.socket` (quantum-safe-proxy@NAME.socket for an instance), " +
+	"or drop --require-systemd-socket to bind the listen address instead")
+
 // Open takes the sockets systemd passed, or binds addr when it passed
-// none. A passed descriptor that is not a listening stream socket is an
-// error that names it.
+// none and requireSystemd is false ([ErrNoSystemdSocket] otherwise). A
+// passed descriptor that is not a listening stream socket is an error
+// that names it.
 //
 // An unspecified host, [::] as 0.0.0.0 (or none), is every address of
 // both families: Go's "tcp" listener then opens one AF_INET6 socket with
@@ -45,10 +53,13 @@ type Set struct {
 // instead of failing (net/ipsock.go adds 0.0.0.0 to the addresses of ::,
 // Go issue 18806; favoriteAddrFamily in net/ipsock_posix.go). Both are
 // tested, the second with socket(AF_INET6) refused by seccomp.
-func Open(addr string) (*Set, error) {
+func Open(addr string, requireSystemd bool) (*Set, error) {
 	s, err := Passed()
 	if s != nil || err != nil {
 		return s, err
+	}
+	if requireSystemd {
+		return nil, ErrNoSystemdSocket
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

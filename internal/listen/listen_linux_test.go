@@ -115,7 +115,7 @@ func missing(t *testing.T, what, why string) {
 // open binds addr through Open, as the proxy does without systemd.
 func open(t *testing.T, addr string) net.Listener {
 	t.Helper()
-	s, err := Open(addr)
+	s, err := Open(addr, false)
 	if err != nil {
 		t.Fatalf("Open(%q): %v", addr, err)
 	}
