@@ -51,7 +51,8 @@ vet:
 	@test -z "$$(gofmt -l cmd internal integration)" || { gofmt -l cmd internal integration; exit 1; }
 
 # Everything, with a summary at the end: which suites ran, what each
-# skipped and why, and the command that runs what did not. With CI=true a
+# skipped and why, and the command that runs what did not. A failing suite
+# does not stop the others (make -k), so the summary covers them all. With CI=true a
 # skipped test fails its suite. Needs root for the systemd container and
 # to install missing Debian packages (test-deps); without root, those
 # tests skip and say so.
@@ -59,7 +60,7 @@ REPORT     := bin/test-report
 TESTREPORT := $(GO) run ./integration/testreport -dir $(REPORT)
 test:
 	@rm -rf $(REPORT)
-	@$(MAKE) --no-print-directory test-deps vet test-unit test-integration test-systemd test-package; \
+	@$(MAKE) -k --no-print-directory test-deps vet test-unit test-integration test-systemd test-package; \
 	  status=$$?; $(TESTREPORT) -summary || status=1; exit $$status
 
 test-deps:

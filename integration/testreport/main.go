@@ -64,7 +64,7 @@ func main() {
 	verbose := flag.Bool("v", false, "print every line the tests print, not only failures and skips")
 	flag.Parse()
 	if *summary {
-		os.Exit(printSummary(os.Stdout, *dir))
+		os.Exit(printSummary(os.Stdout, *dir, underCI()))
 	}
 	if *suite == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "testreport: need -suite NAME -- GO-TEST-ARGS (or -summary)")
@@ -309,9 +309,9 @@ func writeRecord(dir string, rec *record) error {
 }
 
 // printSummary prints one screen over the suites recorded in dir and
-// returns 1 if a suite failed. A skip fails only under CI, where the suite's
-// own run already failed.
-func printSummary(w io.Writer, dir string) int {
+// returns 1 if a suite failed, or under CI if one did not run. A skip
+// fails only under CI, where the suite's own run already failed.
+func printSummary(w io.Writer, dir string, ci bool) int {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Test summary")
 	fmt.Fprintf(w, "  %-12s %-8s %6s %6s %7s %7s\n", "suite", "result", "passed", "failed", "skipped", "time")
@@ -323,6 +323,10 @@ func printSummary(w io.Writer, dir string) int {
 		data, err := os.ReadFile(filepath.Join(dir, s.name+".json"))
 		if err != nil {
 			fmt.Fprintf(w, "  %-12s %-8s %6s %6s %7s %7s   run it: %s\n", s.name, "not run", "-", "-", "-", "-", s.command)
+			if ci {
+				ok = false
+				problems = append(problems, s.name+": did not run, and under CI every suite must")
+			}
 			continue
 		}
 		var rec record

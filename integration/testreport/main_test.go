@@ -109,7 +109,7 @@ func TestSummary(t *testing.T) {
 	writeRecord(dir, &record{Suite: "integration", OK: true, Passed: 5,
 		Skipped: []skip{{"integration TestChromium", "chromium not available: apt-get install chromium"}}})
 	var out bytes.Buffer
-	if code := printSummary(&out, dir); code != 0 {
+	if code := printSummary(&out, dir, false); code != 0 {
 		t.Errorf("exit %d for a run with a skip outside CI, want 0:\n%s", code, out.String())
 	}
 	for _, s := range []string{"integration  partial", "run it: make test-systemd", "chromium not available: apt-get install chromium\n    (integration TestChromium)", "tests: 15 passed, 0 failed, 1 skipped\n"} {
@@ -117,10 +117,14 @@ func TestSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", s, out.String())
 		}
 	}
+	out.Reset()
+	if code := printSummary(&out, dir, true); code != 1 || !strings.Contains(out.String(), "systemd: did not run, and under CI every suite must") {
+		t.Errorf("exit %d under CI with suites not run, want 1:\n%s", code, out.String())
+	}
 	writeRecord(dir, &record{Suite: "systemd", OK: false, Failed: 1,
 		Failures: []failure{{"integration TestSystemdBox", "root is required under CI: run sudo make test-systemd"}}})
 	out.Reset()
-	if code := printSummary(&out, dir); code != 1 || !strings.Contains(out.String(), "systemd      FAILED") ||
+	if code := printSummary(&out, dir, false); code != 1 || !strings.Contains(out.String(), "systemd      FAILED") ||
 		!strings.Contains(out.String(), "Failed:\n  integration TestSystemdBox: root is required under CI: run sudo make test-systemd\n") {
 		t.Errorf("exit %d for a failed suite, want 1:\n%s", code, out.String())
 	}

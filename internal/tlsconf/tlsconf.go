@@ -169,11 +169,6 @@ func clientAuth(m config.ClientCertMode) tls.ClientAuthType {
 	return tls.NoClientCert
 }
 
-// configFor records what the client offered and returns, for this one
-// connection, a shallow copy of the snapshot's config whose callbacks know
-// the connection: crypto/tls hands WrapSession and UnwrapSession no
-// net.Conn, and the ticket must carry the chain this connection was served.
-// A Clone shares the immutable parts (certificates, pools, slices).
 // keyOwner completes a key that does not match its certificate with the
 // configured certificate it belongs to, if any: most often two key paths
 // were swapped.
@@ -192,6 +187,11 @@ func keyOwner(err error, pairs []config.CertPair) error {
 	return m
 }
 
+// configFor records what the client offered and returns, for this one
+// connection, a shallow copy of the snapshot's config whose callbacks know
+// the connection: crypto/tls hands WrapSession and UnwrapSession no
+// net.Conn, and the ticket must carry the chain this connection was served.
+// A Clone shares the immutable parts (certificates, pools, slices).
 func (s *Server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	h := new(Hello)
 	if r, ok := chi.Conn.(HelloRecorder); ok {
