@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -95,8 +96,9 @@ func (l *loader) parseFlag(p *parsedArgs, specs map[string]flagSpec, arg string,
 	switch {
 	case !known:
 		l.failUncertain("--%s: unknown flag%s", printable(name), suggestFlag(name, specs))
-		// A value that follows is this flag's, not a stray argument.
-		if !hasValue && hasNext && !strings.HasPrefix(next, "-") {
+		// A value that follows is this flag's, not a stray argument
+		// (a negative number too: --bogus -5).
+		if !hasValue && hasNext && (!strings.HasPrefix(next, "-") || isNumber(next)) {
 			return 1
 		}
 		return 0
@@ -113,7 +115,7 @@ func (l *loader) parseFlag(p *parsedArgs, specs map[string]flagSpec, arg string,
 	case !hasValue:
 		// A flag this parser knows is never taken as a value:
 		// "--cert --key k.key" is a forgotten value, not a file named --key.
-		if !hasNext || isFlag(next, specs) {
+		if !hasNext || next == "--" || isFlag(next, specs) {
 			l.failUncertain("--%s: needs a value", name)
 			return 0
 		}
@@ -129,6 +131,12 @@ func (l *loader) parseFlag(p *parsedArgs, specs map[string]flagSpec, arg string,
 	}
 	spec.record(p, value)
 	return took
+}
+
+// isNumber reports whether s is a number such as -5 or -0.5.
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 // splitFlag splits "--name=value" (or "-name=value"), with the Rust

@@ -129,7 +129,7 @@ func TestErrors(t *testing.T) {
 		{name: "bad max_handshakes", args: []string{"--max-handshakes", "-1"}, want: `--max-handshakes: "-1" is not a whole number >= 0`},
 		{name: "unknown flag", args: []string{"--listne", "x"}, want: `--listne: unknown flag; did you mean --listen?`},
 		{name: "unknown flag, nothing close", args: []string{"--frobnicate"}, want: `--frobnicate: unknown flag; see quantum-safe-proxy --help`},
-		{name: "unpaired flags", args: []string{"--cert", "b.crt"}, want: `--cert/--key: 2 certificates and 1 keys; give them in pairs, --cert A --key A.key --cert B --key B.key`},
+		{name: "unpaired flags", args: []string{"--cert", "b.crt"}, want: `--cert/--key: 2 certificates and 1 key; give them in pairs, --cert A --key A.key --cert B --key B.key`},
 		{name: "remote target", args: []string{"--target", "10.0.0.5:80"},
 			want: `--target: "10.0.0.5:80" is not on this host: plain text would cross the network; use a loopback address or unix socket, or set unsafe_target (--unsafe-target) if you mean it`},
 		{name: "remote IPv6 target", args: []string{"--target", "[2001:db8::5]:80"},

@@ -131,7 +131,7 @@ func (l *loader) flagCertificates(certs, keys []string) {
 		return // a --cert or --key without its value has been reported
 	}
 	if len(certs) != len(keys) {
-		l.fail("--cert/--key: %d certificates and %d keys; give them in pairs, --cert A --key A.key --cert B --key B.key", len(certs), len(keys))
+		l.fail("--cert/--key: %s and %s; give them in pairs, --cert A --key A.key --cert B --key B.key", count(len(certs), "certificate"), count(len(keys), "key"))
 		return
 	}
 	l.cfg.Certificates = nil
@@ -227,4 +227,12 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// count is "1 key" or "2 keys".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
