@@ -77,7 +77,7 @@ func TestRotationInPlaceWithoutSignal(t *testing.T) {
 	}
 	took := time.Since(rotated)
 	p.wait(t, "reloading: configured files changed")
-	p.wait(t, "reloaded")
+	p.wait(t, "reloaded: configured files changed")
 	instances, watches := inotifyWatches(t, p.cmd.Process.Pid)
 	if instances != 1 || watches != 1 {
 		t.Errorf("%d inotify instances with %d watches for two files in one directory, want 1 and 1", instances, watches)
@@ -96,7 +96,7 @@ func TestRotationInPlaceWithoutSignal(t *testing.T) {
 	// A certificate caught half-written: refused as well.
 	copyFile(t, filepath.Join(next, "server-mldsa.key"), key)
 	data, _ := os.ReadFile(filepath.Join(next, "server-mldsa.crt"))
-	p.wait(t, "reloaded", 2)
+	p.wait(t, "reloaded: configured files changed", 2)
 	os.WriteFile(crt, data[:len(data)/2], 0o600)
 	p.wait(t, "reload failed: still serving the previous configuration", 2)
 	if !bytes.Equal(servedLeaf(t, p.addr, any), newLeaf) {
@@ -104,7 +104,7 @@ func TestRotationInPlaceWithoutSignal(t *testing.T) {
 	}
 	// Whole again: the next write is reloaded.
 	os.WriteFile(crt, data, 0o600)
-	p.wait(t, "reloaded", 3)
+	p.wait(t, "reloaded: configured files changed", 3)
 	if i, w := inotifyWatches(t, p.cmd.Process.Pid); i != instances || w != watches {
 		t.Errorf("after 5 reloads: %d inotify instances with %d watches, %d and %d after the first", i, w, instances, watches)
 	}

@@ -187,8 +187,9 @@ read the configuration again; swap it in only if all of it is valid, and
 log the outcome (see LOGGING); while the configuration is broken, try it
 at once and serve if it loads. The certificate, key and CA files the
 configuration names are watched (inotify, through symlinks as certbot and
-the kubelet swap them) and reloaded the same way, 500 ms after a burst of
-changes ends; the configuration file itself is not watched
+the kubelet swap them) and read again on their own, 500 ms after a burst of
+changes ends, with the configuration in force; the configuration file is
+neither watched nor read again for them: an edit to it waits for SIGHUP
 .TP
 .B SIGTERM, SIGINT
 stop accepting, let open connections finish for up to \fBdrain_timeout\fR,

@@ -268,3 +268,31 @@ func TestHandshakeLimits(t *testing.T) {
 		t.Fatalf("QUANTUM_SAFE_PROXY_MAX_HANDSHAKES=7: %v, %d", err, c.MaxHandshakes)
 	}
 }
+
+// A failed load still reports log_format and log_level as far as they
+// could be read and are valid, for a process that logs while it waits for
+// a valid configuration.
+func TestErrorCarriesLogSettings(t *testing.T) {
+	broken := writeFile(t, "config.json", `{"log_level": "warn", "cert_path": `)
+	for _, tc := range []struct {
+		name                string
+		args, env           []string
+		wantFormat, wantLvl string
+	}{
+		{"flags", []string{"--config-file", broken, "--log-format", "json", "--log-level", "DEBUG"}, nil, "json", "debug"},
+		{"environment", []string{"--config-file", broken, "--from-env"}, []string{EnvPrefix + "LOG_FORMAT=json", EnvPrefix + "LOG_LEVEL=error"}, "json", "error"},
+		{"environment ignored", []string{"--config-file", broken}, []string{EnvPrefix + "LOG_FORMAT=json"}, "text", "info"},
+		{"invalid", []string{"--config-file", broken, "--log-format", "xml", "--log-level", "loud"}, nil, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.args, tc.env)
+			e, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("Load: %v, want an *Error", err)
+			}
+			if e.LogFormat != tc.wantFormat || e.LogLevel != tc.wantLvl {
+				t.Errorf("log_format %q, log_level %q; want %q, %q", e.LogFormat, e.LogLevel, tc.wantFormat, tc.wantLvl)
+			}
+		})
+	}
+}

@@ -21,6 +21,11 @@ type Error struct {
 	// Warnings are what [Config.Warnings] would have held, printed after
 	// the problems: a variable ignored without --from-env may be why.
 	Warnings []string
+	// LogFormat and LogLevel are log_format and log_level as far as the
+	// file, environment and flags could be read, "" where the value
+	// found is not valid: a process that keeps running without a valid
+	// configuration (daemon.Run under socket activation) logs with them.
+	LogFormat, LogLevel string
 }
 
 func (e *Error) Error() string {
@@ -116,7 +121,14 @@ func Load(args []string, environ []string) (*Config, error) {
 	l.flagCertificates(parsed.certs, parsed.keys)
 	l.validate()
 	if l.problems != nil {
-		return nil, &Error{Problems: l.problems.Errors, Warnings: l.warnings}
+		e := &Error{Problems: l.problems.Errors, Warnings: l.warnings}
+		if oneOf(l.cfg.LogFormat, "text", "json") == nil {
+			e.LogFormat = l.cfg.LogFormat
+		}
+		if oneOf(l.cfg.LogLevel, "error", "warn", "info", "debug", "trace") == nil {
+			e.LogLevel = l.cfg.LogLevel
+		}
+		return nil, e
 	}
 	l.cfg.Warnings = l.warnings
 	return l.cfg, nil

@@ -197,6 +197,12 @@ func (d *daemon) loadSnapshot() (*config.Config, *proxy.Snapshot, error) {
 	}
 	snap, err := NewSnapshot(cfg)
 	if err != nil {
+		// The configuration loaded, its files did not: its log settings
+		// are known, for the wait for valid files (awaitConfig).
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			ce.LogFormat, ce.LogLevel = cfg.LogFormat, cfg.LogLevel
+		}
 		return nil, nil, err
 	}
 	return cfg, snap, nil

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -85,13 +87,17 @@ func (n *notifications) next(t *testing.T, prefix string, within time.Duration) 
 // load hands it the configuration or error set in next.
 type running struct {
 	addr   string
+	dir    string // the chains' files
 	stderr *syncBuffer
 	mu     sync.Mutex
 	next   func(*config.Config) error
 	done   chan error
 }
 
-func startDaemon(t *testing.T) *running {
+func startDaemon(t *testing.T) *running { return startDaemonWith(t, nil) }
+
+// startDaemonWith starts a daemon whose first load already applies next.
+func startDaemonWith(t *testing.T, next func(*config.Config) error) *running {
 	dir := t.TempDir()
 	if _, err := certs.WriteDevPKI(dir, false); err != nil {
 		t.Fatal(err)
@@ -102,7 +108,7 @@ func startDaemon(t *testing.T) *running {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	r := &running{addr: addr, stderr: new(syncBuffer), done: make(chan error, 1)}
+	r := &running{addr: addr, dir: dir, stderr: new(syncBuffer), next: next, done: make(chan error, 1)}
 	load := func() (*config.Config, error) {
 		cfg := config.Default()
 		cfg.Listen, cfg.Target, cfg.LogLevel = addr, "127.0.0.1:9", "warn"
@@ -278,5 +284,117 @@ func TestRequireSystemdSocketWithoutSockets(t *testing.T) {
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
 		t.Errorf("%s accepts connections", addr)
+	}
+}
+
+// backend is a TCP listener that reports each connection it accepts.
+func backend(t *testing.T) (addr string, conns <-chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			got <- struct{}{}
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+// leafOf is the DER of the first certificate in a PEM file.
+func leafOf(t *testing.T, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	return b.Bytes
+}
+
+// connectVia makes one TLS connection through the proxy, sends a byte so
+// that it reaches the backend, and returns the leaf certificate served.
+func connectVia(t *testing.T, addr string) []byte {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{0})
+	return c.ConnectionState().PeerCertificates[0].Raw
+}
+
+// arrives wants one connection at want and none at other.
+func arrives(t *testing.T, when string, want, other <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-want:
+	case <-other:
+		t.Fatalf("%s: the connection went to the other target", when)
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no connection at the target within 5 s", when)
+	}
+}
+
+// A rotated certificate is read with the configuration in force: an edit
+// to the configuration that no SIGHUP applied yet (here its target) does
+// not take effect with the rotation. The next SIGHUP applies it.
+func TestRotationKeepsConfigurationInForce(t *testing.T) {
+	notify := listenNotify(t)
+	a, toA := backend(t)
+	b, toB := backend(t)
+	r := startDaemonWith(t, func(c *config.Config) error { c.Target = a; return nil })
+	notify.next(t, "READY=1", 10*time.Second)
+
+	// The file is edited, and not reloaded.
+	edited := func(c *config.Config) error { c.Target = b; return nil }
+	r.mu.Lock()
+	r.next = edited
+	r.mu.Unlock()
+	// Both pairs are rotated to a new issue.
+	next := t.TempDir()
+	if _, err := certs.WriteDevPKI(next, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{certs.ServerMLDSAKey, certs.ServerMLDSACert, certs.ServerECDSAKey, certs.ServerECDSACert} {
+		data, err := os.ReadFile(filepath.Join(next, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(r.dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := notify.next(t, "READY=1", 10*time.Second); !strings.HasSuffix(d, " ok (changed chain 1, chain 2)") {
+		t.Errorf("STATUS after the rotation: %q", d)
+	}
+	leaf := connectVia(t, r.addr)
+	if !bytes.Equal(leaf, leafOf(t, filepath.Join(next, certs.ServerMLDSACert))) && !bytes.Equal(leaf, leafOf(t, filepath.Join(next, certs.ServerECDSACert))) {
+		t.Error("the rotated chains are not served")
+	}
+	arrives(t, "after the rotation", toA, toB)
+	out := r.stderr.String()
+	if want := `level=NOTICE msg="reloaded: configured files changed" changed="chain 1, chain 2" target=` + a + " "; !strings.Contains(out, want) {
+		t.Errorf("no %q:\n%s", want, out)
+	}
+
+	r.reload(t, edited)
+	if d := notify.next(t, "READY=1", 10*time.Second); !strings.HasSuffix(d, " ok (changed target)") {
+		t.Errorf("STATUS after SIGHUP: %q", d)
+	}
+	connectVia(t, r.addr)
+	arrives(t, "after SIGHUP", toB, toA)
+	if want := "level=NOTICE msg=reloaded changed=target target=" + b + " "; !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("no %q:\n%s", want, r.stderr.String())
 	}
 }

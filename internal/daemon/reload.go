@@ -8,6 +8,7 @@ import (
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 )
 
@@ -21,9 +22,7 @@ func (d *daemon) reloadConfig() {
 	at := time.Now().Format(time.TimeOnly)
 	cfg, snap, err := d.loadSnapshot()
 	if err != nil {
-		d.logReloadFailure(err)
-		d.setReload("reload " + at + " failed, previous configuration kept")
-		sdnotify.Ready(d.sentStatus())
+		d.reloadFailed(err, at)
 		return
 	}
 	for _, change := range d.restartOnly(cfg) {
@@ -31,6 +30,30 @@ func (d *daemon) reloadConfig() {
 	}
 	cfg.Listen, cfg.MaxConnections, cfg.LogFormat = d.cfg.Listen, d.cfg.MaxConnections, d.cfg.LogFormat
 	cfg.MaxHandshakes = d.cfg.MaxHandshakes
+	d.swap(cfg, snap, at, "reloaded")
+}
+
+// reloadFiles rebuilds the snapshot from the configuration in force, so
+// that the certificates, keys and CA bundle it names are read again, and
+// swaps it in only if all of it is valid. The configuration file and the
+// environment are not read: an edit to them not yet applied by
+// systemctl reload (a target, a client_cert_mode, half a change) must
+// not take effect because a certificate was rotated. Only the chains and
+// client CAs can differ, and the outcome line says what triggered it.
+func (d *daemon) reloadFiles() {
+	sdnotify.Reloading()
+	at := time.Now().Format(time.TimeOnly)
+	snap, err := NewSnapshot(d.cfg)
+	if err != nil {
+		d.reloadFailed(err, at)
+		return
+	}
+	d.swap(d.cfg, snap, at, "reloaded: configured files changed")
+}
+
+// swap puts cfg and snap in force: it logs what changed, the snapshot and
+// the outcome (as msg), notes it for STATUS= and tells systemd READY=1.
+func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) {
 	changes := diff(d.cfg, d.snap, cfg, snap)
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.proxy.Swap(snap)
@@ -41,9 +64,17 @@ func (d *daemon) reloadConfig() {
 	logSnapshot(d.log, cfg, snap)
 	// The outcome is logged at NOTICE, which every log_level shows: an
 	// operator who keeps log_level warn still sees that a reload took.
-	d.log.Log(context.Background(), logging.LevelNotice, "reloaded", "changed", changedKeys(changes),
+	d.log.Log(context.Background(), logging.LevelNotice, msg, "changed", changedKeys(changes),
 		"target", cfg.Target, "pqc_mode", string(cfg.PQCMode), "client_cert_mode", string(cfg.ClientCertMode))
 	d.setReload("reload " + at + " ok (" + changedSummary(changes) + ")")
+	sdnotify.Ready(d.sentStatus())
+}
+
+// reloadFailed logs why a reload failed, notes it for STATUS= and tells
+// systemd READY=1: the previous configuration is still served.
+func (d *daemon) reloadFailed(err error, at string) {
+	d.logReloadFailure(err)
+	d.setReload("reload " + at + " failed, previous configuration kept")
 	sdnotify.Ready(d.sentStatus())
 }
 

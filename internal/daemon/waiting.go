@@ -1,10 +1,10 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -92,10 +92,18 @@ type waiter struct {
 // [waiter.handOver] gives the proxy the connections held for it) or when
 // a stop was asked for (w.cfg is nil).
 func (d *daemon) awaitConfig(ctx context.Context, sigs <-chan os.Signal, err error) *waiter {
-	// The configured log format is unknown: text on stderr, or the
-	// journal's native format under systemd (logging.New).
-	d.level.Set(slog.LevelInfo)
-	d.log = logging.New(d.stderr, "text", d.level)
+	// The log format and level are those that could be read (a flag, a
+	// variable with --from-env, the part of the file that loaded), so that
+	// every line has the format a log collector expects; else text on
+	// stderr at info. Under systemd the journal's native format is used
+	// anyway (logging.New).
+	format, level := "text", "info"
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		format, level = cmp.Or(ce.LogFormat, format), cmp.Or(ce.LogLevel, level)
+	}
+	d.level.Set(logging.ParseLevel(level))
+	d.log = logging.New(d.stderr, format, d.level)
 	now := time.Now()
 	w := &waiter{d: d, conns: make(chan held), stop: make(chan struct{}), since: now, last: now}
 	w.failed(err)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -163,5 +164,58 @@ func TestAwaitConfigStatusReloadAndStop(t *testing.T) {
 	}
 	if _, err := w.ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("accept after the stop: %v, want the socket closed", err)
+	}
+}
+
+// While the configuration does not load, the daemon logs in the
+// log_format that could be read: every line is JSON with --log-format
+// json, with QUANTUM_SAFE_PROXY_LOG_FORMAT=json and --from-env, and with
+// "log_format": "json" in a file whose only fault is a missing key file.
+func TestAwaitConfigLogsInTheFormatGiven(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.json")
+	os.WriteFile(broken, []byte(`{"target": "127.0.0.1:9", "cert_path": `), 0o600)
+	noKey := filepath.Join(dir, "nokey.json")
+	os.WriteFile(noKey, []byte(`{"target": "127.0.0.1:9", "log_format": "json", "cert_path": "`+filepath.Join(dir, "none.crt")+`", "key_path": "`+filepath.Join(dir, "none.key")+`"}`), 0o600)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		environ []string
+	}{
+		{"flag", []string{"--config-file", broken, "--log-format", "json"}, nil},
+		{"environment", []string{"--config-file", broken, "--from-env"}, []string{"QUANTUM_SAFE_PROXY_LOG_FORMAT=json"}},
+		{"file", []string{"--config-file", noKey}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			stderr := new(syncBuffer)
+			d := &daemon{load: func() (*config.Config, error) { return config.Load(tc.args, tc.environ) },
+				level: new(slog.LevelVar), stderr: stderr,
+				set: &listen.Set{Serve: []listen.Listener{{Listener: ln, Name: "https"}}, Activated: true}}
+			_, _, err = d.loadSnapshot()
+			if err == nil {
+				t.Fatal("the configuration loaded")
+			}
+			sigs, done := make(chan os.Signal, 1), make(chan *waiter, 1)
+			go func() { done <- d.awaitConfig(context.Background(), sigs, err) }()
+			w := &waiting{ln: ln}
+			w.wantReset(t)
+			sigs <- syscall.SIGTERM
+			<-done
+			out := strings.TrimSpace(stderr.String())
+			lines := strings.Split(out, "\n")
+			if len(lines) < 3 { // the problem, the wait, the stop
+				t.Fatalf("%d lines, want at least 3:\n%s", len(lines), out)
+			}
+			for _, l := range lines {
+				if !json.Valid([]byte(l)) {
+					t.Errorf("not JSON: %s", l)
+				}
+			}
+		})
 	}
 }

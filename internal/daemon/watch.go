@@ -40,12 +40,14 @@ func rotatedFiles(cfg *config.Config) []string {
 	return files
 }
 
-// reloadChanged reloads because files changed, then watches the files of
-// the configuration in force, which a reload may have changed.
+// reloadChanged reloads the files of the configuration in force because
+// some changed (see [daemon.reloadFiles]: the configuration file is not
+// read again), then resolves the watched files again, as after SIGHUP: a
+// rotation may have replaced a symbolic link along their paths.
 func (d *daemon) reloadChanged(w *watch.Watcher, files []string) {
 	// At NOTICE, as the reload's outcome is: with log_level warn an
 	// operator still sees why a reload no one asked for happened.
 	d.log.Log(context.Background(), logging.LevelNotice, "reloading: configured files changed", "files", strings.Join(files, " "))
-	d.reloadConfig()
+	d.reloadFiles()
 	w.Set(rotatedFiles(d.cfg))
 }
