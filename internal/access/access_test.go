@@ -136,6 +136,28 @@ func TestCheck(t *testing.T) {
 		}, Key, []string{
 			"D: the service cannot reach F through this directory (0700 root:root; " + who + "); fix: chgrp quantum-safe-proxy-keys D && chmod g+x D",
 			"F: the service cannot read this key (0600 root:root; " + who + "); fix: chgrp quantum-safe-proxy-keys F && chmod 0640 F"}},
+		// The service reads these keys, but cannot watch their
+		// directory (inotify needs read permission): a note.
+		{"root's directory, search only", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o711, 0)
+			file(t, dir+"/d/f", 0o640, testGID)
+		}, Key, []string{"D: the service may search this directory but not read it (0711 root:root; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chgrp quantum-safe-proxy-keys D && chmod g+rx D"}},
+		{"the group's directory, search only", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o710, testGID)
+			file(t, dir+"/d/f", 0o640, testGID)
+		}, Key, []string{"D: the service may search this directory but not read it (0710 root:4242; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chmod g+r D"}},
+		{"a system group's directory, search only", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o711, systemGID)
+			file(t, dir+"/d/f", 0o644, systemGID)
+		}, Certificate, []string{"D: the service may search this directory but not read it (0711 root:" + groupName(systemGID) + "; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chmod o+r D, which lets every user list it; or, to keep it to its group, give the service that group too (systemctl edit quantum-safe-proxy, and under [Service] add SupplementaryGroups=" + groupName(systemGID) + ") and chmod g+rx D"}},
+		{"link into a directory searched only", func(t *testing.T, dir string) {
+			file(t, dir+"/archive/", 0o711, 0)
+			file(t, dir+"/archive/f1", 0o640, testGID)
+			file(t, dir+"/d/", 0o755, 0)
+			if err := os.Symlink("../archive/f1", dir+"/d/f"); err != nil {
+				t.Fatal(err)
+			}
+		}, Key, []string{"A: the service may search this directory but not read it (0711 root:root; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chgrp quantum-safe-proxy-keys A && chmod g+rx A"}},
 		{"ACL grants the group", func(t *testing.T, dir string) {
 			file(t, dir+"/d/", 0o755, 0)
 			file(t, dir+"/d/f", 0o600, 0)

@@ -93,7 +93,7 @@ func firstDenied(path string) (blocker string, isDir bool) {
 	// Directories a symbolic link leads through are tried as far as
 	// they can be followed; a directory that cannot be searched stops
 	// the lookup, and is the one to name.
-	dirs, _, _ := resolve(abs)
+	dirs, _, _, _ := resolve(abs)
 	if len(dirs) == 0 {
 		for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
 			dirs = append([]string{d}, dirs...)
