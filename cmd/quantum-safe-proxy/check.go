@@ -50,18 +50,25 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 		problems = ce.Problems
 	}
 	var readable int
+	var notes []string
 	if as == "service" {
 		var denied []error
-		readable, denied = serviceReadable(cfg)
+		readable, denied, notes = serviceReadable(cfg)
 		problems = append(problems, denied...)
 	}
 	if len(problems) > 0 {
+		for _, n := range notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
 		return &config.Error{Problems: problems}
 	}
 	fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
 	switch {
 	case as == "service":
 		fmt.Fprintf(stdout, "files: the service (%s) can read all %d\n", (&access.Identity{}).Describe(), readable)
+		for _, n := range notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
 	case os.Geteuid() == 0:
 		fmt.Fprintln(stdout, "files: read as root, who can read every file; `check --as service` checks them as the packaged service would read them")
 	}
@@ -96,12 +103,14 @@ func checkAs(args []string) (as string, rest []string, err error) {
 }
 
 // serviceReadable checks every file the configuration names as the
-// packaged service would read it: how many it can read, and a problem
-// with its fix for each file, directory or hidden place in the way, each
+// packaged service would read it: how many it can read, a problem with
+// its fix for each file, directory or hidden place in the way, and a note
+// for each directory it can search but not read (so not watch), each
 // named once.
-func serviceReadable(cfg *config.Config) (int, []error) {
+func serviceReadable(cfg *config.Config) (int, []error, []string) {
 	id, err := access.Service()
 	var problems []error
+	var notes []string
 	if err != nil {
 		problems = append(problems, err)
 	}
@@ -131,15 +140,21 @@ func serviceReadable(cfg *config.Config) (int, []error) {
 		if err != nil {
 			continue // not there: loading the snapshot said so
 		}
-		if len(found) == 0 {
-			readable++
-		}
+		denied := false
 		for _, p := range found {
+			denied = denied || !p.Note
 			if !seen[p.Path] || p.Path == f.path {
 				seen[p.Path] = true
-				problems = append(problems, p)
+				if p.Note {
+					notes = append(notes, p.Error())
+				} else {
+					problems = append(problems, p)
+				}
 			}
 		}
+		if !denied {
+			readable++
+		}
 	}
-	return readable, problems
+	return readable, problems, notes
 }

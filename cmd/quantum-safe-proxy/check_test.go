@@ -103,3 +103,38 @@ func TestStartPermissionHint(t *testing.T) {
 		}
 	}
 }
+
+// A directory the service may search but not read still lets it read the
+// files, so check --as service passes it, with a note: the proxy watches
+// the files there one by one. The files are made in /run, which the unit
+// neither hides nor replaces.
+func TestCheckAsServiceNote(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to write in /run")
+	}
+	dir, err := os.MkdirTemp("/run", "qsp-check-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	crt, key := filepath.Join(dir, "server-mldsa.crt"), filepath.Join(dir, "server-mldsa.key")
+	// Readable whether or not this host has the service's group.
+	os.Chmod(key, 0o644)
+	os.Chmod(dir, 0o711)
+	out, stderr, code := runCmd(t, "check", "--as", "service", "--cert", crt, "--key", key)
+	note := "note: " + dir + ": the service may search this directory but not read it (0711 root:root; the service is a dynamic user in group quantum-safe-proxy-keys), so it watches " + crt +
+		" for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chgrp quantum-safe-proxy-keys " + dir + " && chmod g+rx " + dir + "\n"
+	if strings.Count(out, "note: ") != 1 || !strings.Contains(out, note) {
+		t.Errorf("stdout does not hold the one note:\n%s\nwant:\n%s", out, note)
+	}
+	// Only the host's want of the group, if it has none, is an error.
+	if stderr == "" && (code != 0 || !strings.Contains(out, "files: the service (a dynamic user in group quantum-safe-proxy-keys) can read all 2\n")) {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+	if stderr != "" && (strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "quantum-safe-proxy: error: group quantum-safe-proxy-keys does not exist")) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -89,6 +89,9 @@ func (id *Identity) Describe() string {
 // the file itself, a directory on its way, or a place the unit hides.
 type Problem struct {
 	Path string // what is in the way: the file, or a directory on its way
+	// Note says the service can read the file all the same; only its
+	// rotation is seen less well (a directory it cannot read).
+	Note bool
 	msg  string // names Path, what is wrong and the fix
 }
 
@@ -97,11 +100,13 @@ func (p *Problem) Error() string { return p.msg }
 // Check returns what would keep id from reading path, a file of kind kind:
 // every directory on the way (symbolic links followed as the kernel
 // follows them) it could not search, the file if it could not read it, or
-// the place the unit hides that path is in. An error means path could not
+// the place the unit hides that path is in. It adds, as a [Problem.Note],
+// each directory holding the file or a link on its way that id may
+// search but not read, where the file can be read but not watched there. An error means path could not
 // be followed to the end (it does not exist, or root cannot read a link);
 // whoever loads the file reports that.
 func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
-	dirs, file, err := resolve(path)
+	dirs, file, holders, err := resolve(path)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +125,14 @@ func (id *Identity) Check(path string, kind Kind) ([]*Problem, error) {
 			fix := dirFix(d, st, id.GID) + orJoin(st, 1, id.GID)
 			out = append(out, &Problem{Path: d,
 				msg: fmt.Sprintf("%s: the service cannot reach %s through this directory (%s; the service is %s); fix: %s", d, path, st, id.Describe(), fix)})
+		}
+	}
+	for _, d := range holders {
+		// inotify_add_watch(2) needs read permission; without it the
+		// proxy watches the file itself (package watch).
+		if st, err := stat(d); err == nil && id.may(st, 1) && !id.may(st, 4) {
+			out = append(out, &Problem{Path: d, Note: true,
+				msg: fmt.Sprintf("%s: the service may search this directory but not read it (%s; the service is %s), so it watches %s for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: %s", d, st, id.Describe(), path, readFix(d, st, id.GID))})
 		}
 	}
 	st, err := stat(file)
@@ -213,6 +226,23 @@ func dirFix(dir string, st *info, gid int) string {
 		return fmt.Sprintf("chgrp %s %s && chmod g+x %s", Group, q, q)
 	}
 	return "chmod o+x " + q
+}
+
+// readFix is the command that lets the service read a directory it may
+// already search, so that it can watch it: through its group when the
+// directory is root's or already the service's, else (a group others rely
+// on) through its other bits or, to keep it to that group, the group.
+func readFix(dir string, st *info, gid int) string {
+	q := shellQuote(dir)
+	switch {
+	case st.acl != nil:
+		return fmt.Sprintf("setfacl -m g:%s:rx %s", Group, q)
+	case gid >= 0 && st.gid == uint32(gid):
+		return "chmod g+r " + q
+	case st.gid == 0:
+		return fmt.Sprintf("chgrp %s %s && chmod g+rx %s", Group, q, q)
+	}
+	return fmt.Sprintf("chmod o+r %s, which lets every user list it; or, to keep it to its group, give the service that group too (systemctl edit quantum-safe-proxy, and under [Service] add SupplementaryGroups=%s) and chmod g+rx %s", q, groupName(st.gid), q)
 }
 
 // orJoin offers, for a file or directory of a system group other than

@@ -136,6 +136,28 @@ func TestCheck(t *testing.T) {
 		}, Key, []string{
 			"D: the service cannot reach F through this directory (0700 root:root; " + who + "); fix: chgrp quantum-safe-proxy-keys D && chmod g+x D",
 			"F: the service cannot read this key (0600 root:root; " + who + "); fix: chgrp quantum-safe-proxy-keys F && chmod 0640 F"}},
+		// The service reads these keys, but cannot watch their
+		// directory (inotify needs read permission): a note.
+		{"root's directory, search only", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o711, 0)
+			file(t, dir+"/d/f", 0o640, testGID)
+		}, Key, []string{"D: the service may search this directory but not read it (0711 root:root; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chgrp quantum-safe-proxy-keys D && chmod g+rx D"}},
+		{"the group's directory, search only", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o710, testGID)
+			file(t, dir+"/d/f", 0o640, testGID)
+		}, Key, []string{"D: the service may search this directory but not read it (0710 root:4242; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chmod g+r D"}},
+		{"a system group's directory, search only", func(t *testing.T, dir string) {
+			file(t, dir+"/d/", 0o711, systemGID)
+			file(t, dir+"/d/f", 0o644, systemGID)
+		}, Certificate, []string{"D: the service may search this directory but not read it (0711 root:" + groupName(systemGID) + "; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chmod o+r D, which lets every user list it; or, to keep it to its group, give the service that group too (systemctl edit quantum-safe-proxy, and under [Service] add SupplementaryGroups=" + groupName(systemGID) + ") and chmod g+rx D"}},
+		{"link into a directory searched only", func(t *testing.T, dir string) {
+			file(t, dir+"/archive/", 0o711, 0)
+			file(t, dir+"/archive/f1", 0o640, testGID)
+			file(t, dir+"/d/", 0o755, 0)
+			if err := os.Symlink("../archive/f1", dir+"/d/f"); err != nil {
+				t.Fatal(err)
+			}
+		}, Key, []string{"A: the service may search this directory but not read it (0711 root:root; " + who + "), so it watches F for rotation through the file only: a write in place or a rename over it is seen, a file deleted and made again later is not; fix: chgrp quantum-safe-proxy-keys A && chmod g+rx A"}},
 		{"ACL grants the group", func(t *testing.T, dir string) {
 			file(t, dir+"/d/", 0o755, 0)
 			file(t, dir+"/d/f", 0o600, 0)
@@ -190,6 +212,7 @@ func TestCheckHidden(t *testing.T) {
 // it and the fix. The test binary runs itself as nobody (65534).
 func TestExplain(t *testing.T) {
 	if path := os.Getenv("QSP_TEST_EXPLAIN"); path != "" {
+		serviceGID = func() int { return testGID }
 		_, err := os.ReadFile(path)
 		os.Stdout.WriteString(Explain(path, Key, err).Error())
 		os.Exit(0)
@@ -207,9 +230,20 @@ func TestExplain(t *testing.T) {
 	file(t, dir+"/d/k", 0o600, 0)
 	file(t, dir+"/closed/", 0o700, 0)
 	file(t, dir+"/closed/k", 0o640, testGID)
+	file(t, dir+"/group/", 0o700, testGID)
+	file(t, dir+"/group/k", 0o640, testGID)
+	// Under PrivateUsers= every group the namespace does not map, the
+	// service's and ssl-cert alike, shows as 65534.
+	file(t, dir+"/unmapped/", 0o700, overflowID)
+	file(t, dir+"/unmapped/k", 0o640, testGID)
+	file(t, dir+"/d/unmapped.key", 0o600, overflowID)
+	unknown := "its group shows here as 65534, as every group PrivateUsers= leaves unmapped does, so run `quantum-safe-proxy check --as service` as root for the exact fix; do not chgrp it, which would take it from that group"
 	for _, tc := range []struct{ path, want string }{
 		{dir + "/d/k", "D/k: permission denied: this process (uid 65534, groups 65534) cannot read this key (mode 0600, owner root); fix, for the packaged service (group quantum-safe-proxy-keys): chgrp quantum-safe-proxy-keys D/k && chmod 0640 D/k"},
 		{dir + "/closed/k", "C/k: permission denied: this process (uid 65534, groups 65534) cannot pass through C (mode 0700, owner root); fix, for the packaged service (group quantum-safe-proxy-keys): chgrp quantum-safe-proxy-keys C && chmod g+x C"},
+		{dir + "/group/k", "G/k: permission denied: this process (uid 65534, groups 65534) cannot pass through G (mode 0700, owner root); fix, for the packaged service (group quantum-safe-proxy-keys): chmod g+x G"},
+		{dir + "/unmapped/k", "U/k: permission denied: this process (uid 65534, groups 65534) cannot pass through U (mode 0700, owner root); fix, for the packaged service (group quantum-safe-proxy-keys): " + unknown},
+		{dir + "/d/unmapped.key", "D/unmapped.key: permission denied: this process (uid 65534, groups 65534) cannot read this key (mode 0600, owner root); fix, for the packaged service (group quantum-safe-proxy-keys): " + unknown},
 		{dir + "/d/none", "open D/none: no such file or directory"},
 	} {
 		cmd := exec.Command(bin, "-test.run=^TestExplain$")
@@ -219,7 +253,7 @@ func TestExplain(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		got := strings.NewReplacer(dir+"/d", "D", dir+"/closed", "C").Replace(string(out))
+		got := strings.NewReplacer(dir+"/d", "D", dir+"/closed", "C", dir+"/group", "G", dir+"/unmapped", "U").Replace(string(out))
 		if got != tc.want {
 			t.Errorf("got  %s\nwant %s", got, tc.want)
 		}

@@ -36,6 +36,7 @@ func Explain(path string, kind Kind, err error) error {
 	}
 	who := fmt.Sprintf("this process (uid %d, groups %s)", os.Getuid(), groups())
 	blocker, isDir := firstDenied(path)
+	gid := serviceGID()
 	var msg string
 	switch h := (&Identity{Hidden: UnitHidden}).hidden(blocker); {
 	case h != nil && blocker == h.Path:
@@ -44,33 +45,59 @@ func Explain(path string, kind Kind, err error) error {
 		msg = fmt.Sprintf("%s: permission denied: %s cannot pass through %s; %s", path, who, h.Path, h.Why)
 	case isDir:
 		st := statOrZero(blocker)
+		fix := unknownGroupFix
+		if !st.unknownGroup() {
+			fix = dirFix(blocker, st, gid)
+		}
 		msg = fmt.Sprintf("%s: permission denied: %s cannot pass through %s (%s); fix, for the packaged service (group %s): %s",
-			path, who, blocker, st.owner(), Group, dirFix(blocker, st, -1))
+			path, who, blocker, st.owner(), Group, fix)
 	default:
 		st := statOrZero(path)
+		fix := unknownGroupFix
+		// A public file is made 0644 and a file with an ACL gets an
+		// entry whatever its group; only a key's fix turns on it.
+		if kind != Key || !st.unknownGroup() {
+			fix = fileFix(path, kind, st, gid)
+		}
 		msg = fmt.Sprintf("%s: permission denied: %s cannot read this %s (%s); fix, for the packaged service (group %s): %s",
-			path, who, kind, st.owner(), Group, fileFix(path, kind, st, -1))
+			path, who, kind, st.owner(), Group, fix)
 	}
 	return &DeniedError{Path: path, Err: err, msg: msg}
 }
 
 // overflowID is what the kernel shows for an id that this process's user
 // namespace does not map (/proc/sys/kernel/overflowgid): under
-// PrivateUsers=, the group of a key in quantum-safe-proxy-keys.
+// PrivateUsers=, the group of a key in quantum-safe-proxy-keys, and of
+// one in ssl-cert alike.
 const overflowID = 65534
 
-// statOrZero stats path for the hint; an id the namespace does not map is
-// taken for root's, so that the fix names chgrp, which is right for both.
+// unknownGroupFix is the fix for a directory or key whose group shows as
+// [overflowID]. It may be the service's group (then chmod g+x or 0640 is
+// the fix) or one that others rely on, such as ssl-cert, which chgrp
+// would take from them; root, in the initial namespace, sees which.
+// (Outside a user namespace 65534 is nogroup, whose files are as rare as
+// this advice is safe.)
+const unknownGroupFix = "its group shows here as 65534, as every group PrivateUsers= leaves unmapped does, so run `quantum-safe-proxy check --as service` as root for the exact fix; do not chgrp it, which would take it from that group"
+
+// serviceGID is the gid of [Group], or -1 if there is none; tests replace
+// it.
+var serviceGID = func() int {
+	id, _ := Service()
+	return id.GID
+}
+
+// statOrZero stats path for the hint, or returns the zero info.
 func statOrZero(path string) *info {
 	st, err := stat(path)
 	if err != nil {
 		return &info{}
 	}
-	if st.gid == overflowID {
-		st.gid = 0
-	}
 	return st
 }
+
+// unknownGroup says whether the group of a file without an ACL cannot be
+// told from here (see [unknownGroupFix]).
+func (st *info) unknownGroup() bool { return st.gid == overflowID && st.acl == nil }
 
 // owner is the mode and owner without the group: under PrivateUsers= the
 // service sees the group of a key as nobody's, which would mislead.
@@ -93,7 +120,7 @@ func firstDenied(path string) (blocker string, isDir bool) {
 	// Directories a symbolic link leads through are tried as far as
 	// they can be followed; a directory that cannot be searched stops
 	// the lookup, and is the one to name.
-	dirs, _, _ := resolve(abs)
+	dirs, _, _, _ := resolve(abs)
 	if len(dirs) == 0 {
 		for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
 			dirs = append([]string{d}, dirs...)

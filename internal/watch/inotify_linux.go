@@ -18,6 +18,13 @@ import (
 const dirMask = unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM |
 	unix.IN_DELETE | unix.IN_ATTRIB | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
 
+// fileMask is what a file (or symbolic link) watched as itself reports,
+// when its directory cannot be watched: written in place, mode or owner
+// changed or a link lost (IN_ATTRIB: renamed over or deleted), freed
+// (IN_DELETE_SELF) or moved away (IN_MOVE_SELF). IN_DONT_FOLLOW watches a
+// symbolic link, not its target, which has its own entry.
+const fileMask = unix.IN_CLOSE_WRITE | unix.IN_ATTRIB | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_DONT_FOLLOW
+
 // event is one inotify event: the watch it came from, what happened, and
 // the name of the entry, if any.
 type event struct {
@@ -52,6 +59,15 @@ func newInotify() (*inotify, error) {
 // already watched (by this or another path) returns the same descriptor.
 func (in *inotify) add(dir string) (int, error) {
 	wd, err := unix.InotifyAddWatch(in.fd, dir, dirMask)
+	if err != nil {
+		return 0, os.NewSyscallError("inotify_add_watch", err)
+	}
+	return wd, nil
+}
+
+// addFile watches the file (or symbolic link) path itself.
+func (in *inotify) addFile(path string) (int, error) {
+	wd, err := unix.InotifyAddWatch(in.fd, path, fileMask)
 	if err != nil {
 		return 0, os.NewSyscallError("inotify_add_watch", err)
 	}

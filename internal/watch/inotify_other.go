@@ -25,6 +25,7 @@ func newInotify() (*inotify, error) {
 }
 
 func (in *inotify) add(dir string) (int, error)      { return 0, errors.ErrUnsupported }
+func (in *inotify) addFile(path string) (int, error) { return 0, errors.ErrUnsupported }
 func (in *inotify) remove(wd int)                    {}
 func (in *inotify) read(buf []byte) ([]event, error) { return nil, errors.ErrUnsupported }
 func (in *inotify) close() error                     { return nil }

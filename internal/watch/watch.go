@@ -1,8 +1,9 @@
 // Package watch tells the proxy when a file its configuration names has
 // been rotated, so that it reloads with nothing to enable and nothing to
 // signal. It watches, with inotify(7), the directories that hold each
-// file and each symlink on the way to it (see [spots]), matches events by
-// entry name, waits for a burst of changes to end, resolves every path
+// file and each symlink on the way to it (see [spots]), or, in a
+// directory it may search but not read, the file itself (see
+// [Watcher.watchEntries]), matches events by entry name, waits for a burst of changes to end, resolves every path
 // again (a symlink may now point elsewhere) and says which files changed.
 // It only reports: the reload, and the refusal of a half-written or
 // mismatched pair, are the caller's.
@@ -56,13 +57,17 @@ type Watcher struct {
 	watched map[int]entries // what each watch descriptor is for
 	pending map[string]bool // files changed in the burst so far
 	warned  bool            // a warning was logged since the last complete arm
-	closed  bool
+	// fileOnly are the directories whose files are watched one by one
+	// and have been logged so (see watchEntries).
+	fileOnly map[string]bool
+	closed   bool
 }
 
 // source is an inotify instance ([inotify]); tests wrap it to make
 // watches fail.
 type source interface {
 	add(dir string) (int, error)
+	addFile(path string) (int, error)
 	remove(wd int)
 	read(buf []byte) ([]event, error)
 	close() error
@@ -101,7 +106,8 @@ func newWatcher(in source, opts Options) *Watcher {
 		opts.Max = Max
 	}
 	return &Watcher{opts: opts, in: in, kick: make(chan struct{}, 1), changes: make(chan []string),
-		done: make(chan struct{}), watched: map[int]entries{}, pending: map[string]bool{}}
+		done: make(chan struct{}), watched: map[int]entries{}, pending: map[string]bool{},
+		fileOnly: map[string]bool{}}
 }
 
 // Changes delivers, after each burst of changes, the configured files
@@ -173,6 +179,14 @@ func (w *Watcher) arm() {
 	var failed []error
 	for dir, names := range want {
 		wd, err := w.in.add(dir)
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+			// inotify_add_watch(2) needs read permission on what it
+			// watches; a directory the service may search but not read
+			// (Debian's /etc/ssl/private, 0710 root:ssl-cert) lets it
+			// read the files but not watch them there.
+			failed = append(failed, w.watchEntries(dir, names, watched)...)
+			continue
+		}
 		if err != nil {
 			failed = append(failed, err)
 			w.warn(dir, names, err)
@@ -195,6 +209,48 @@ func (w *Watcher) arm() {
 	if failed == nil {
 		w.warned = false
 	}
+}
+
+// watchEntries watches each entry of dir itself, for a directory that
+// cannot be watched, and returns the errors of those that cannot be
+// either. The inode of a file reports a write in place (IN_CLOSE_WRITE), a
+// change of mode or owner (IN_ATTRIB), and its own end: renamed over,
+// deleted or moved away, it loses a link (IN_ATTRIB) and is freed
+// (IN_DELETE_SELF) or moves (IN_MOVE_SELF). The burst that follows re-arms
+// on whatever inode the path then names. A symbolic link is watched as
+// itself (IN_DONT_FOLLOW): certbot's and the kubelet's swaps replace the
+// link. What the inode cannot report is a file made where none was, so a
+// file deleted and made again after the burst ended goes unseen.
+func (w *Watcher) watchEntries(dir string, names entries, watched map[int]entries) []error {
+	var failed []error
+	for name, files := range names {
+		wd, err := w.in.addFile(filepath.Join(dir, name))
+		if err != nil {
+			failed = append(failed, err)
+			w.warn(dir, entries{name: files}, err)
+			continue
+		}
+		if watched[wd] == nil {
+			watched[wd] = entries{}
+		}
+		// A file's own events carry no name.
+		watched[wd][""] = append(watched[wd][""], files...)
+		w.noteFileOnly(dir, files)
+	}
+	return failed
+}
+
+// noteFileOnly logs, once for each directory while the watcher lives,
+// that files in dir are watched through the file only, and what that
+// misses.
+func (w *Watcher) noteFileOnly(dir string, files []string) {
+	if w.fileOnly[dir] || w.opts.Logger == nil {
+		return
+	}
+	w.fileOnly[dir] = true
+	w.opts.Logger.Info("watching these files for rotation through each file only, since the service may search "+dir+
+		" but not read it (inotify needs read permission): a file written in place or renamed over is seen; one deleted and made again later needs systemctl reload (SIGHUP); to watch the directory let the service read it (quantum-safe-proxy check --as service names the command)",
+		"files", files)
 }
 
 // warn logs, once until every file is watched again, that rotation of
