@@ -139,7 +139,7 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 
 	why := d.serveUntilStop(ctx, sigs, files)
 	stopStatus() // no STATUS= after STOPPING=1 but STOPPING's own
-	sdnotify.Stopping(fmt.Sprintf("draining %d connections", d.proxy.Stats.Active.Load()))
+	sdnotify.Stopping("draining " + count(d.proxy.Stats.Active.Load(), "connection", "connections"))
 	// Closing our descriptors leaves systemd's sockets open: clients that
 	// connect now wait in the backlog for the next process.
 	d.proxy.StopAccepting()
@@ -282,11 +282,20 @@ func (d *daemon) status() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := &d.proxy.Stats
-	line := fmt.Sprintf("%d connections, %d PQ, %d open, %d refused", s.Accepted.Load(), s.PQ.Load(), s.Active.Load(), s.Refused.Load())
+	line := fmt.Sprintf("%s, %d PQ, %d open, %d refused", count(s.Accepted.Load(), "connection", "connections"), s.PQ.Load(), s.Active.Load(), s.Refused.Load())
 	if d.reload != "" {
 		line += "; " + d.reload
 	}
 	return line
+}
+
+// count is n with the noun that agrees with it: "1 connection", "2
+// connections", "0 connections".
+func count[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // sentStatus is the STATUS= line, noted as the last one sent.

@@ -229,7 +229,7 @@ func (w *waiter) status() string {
 	if w.more > 0 {
 		line += fmt.Sprintf(" (and %d more in the journal)", w.more)
 	}
-	return line + fmt.Sprintf("; %d connections reset until it loads", w.resets)
+	return line + "; " + count(w.resets, "connection", "connections") + " reset until it loads"
 }
 
 func (w *waiter) sentStatus() string {
@@ -319,5 +319,5 @@ func (w *waiter) handOver() {
 	}
 	d.log.Log(context.Background(), logging.LevelNotice, "configuration loaded: serving",
 		"waited", time.Since(w.since).Round(time.Second).String(), "reset", w.resets, "held", len(w.held))
-	d.setReload(fmt.Sprintf("configuration loaded %s after %d connections were reset", w.last.Format(time.TimeOnly), w.resets))
+	d.setReload("configuration loaded " + w.last.Format(time.TimeOnly) + " after " + count(w.resets, "connection was", "connections were") + " reset")
 }

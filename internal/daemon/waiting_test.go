@@ -146,7 +146,7 @@ func TestAwaitConfigStatusReloadAndStop(t *testing.T) {
 		t.Errorf("READY: %q, want %q", d, "READY=1\n"+want)
 	}
 	w.wantReset(t)
-	if d := notify.next(t, "STATUS=", 3*time.Second); !strings.HasSuffix(d, "; 1 connections reset until it loads") {
+	if d := notify.next(t, "STATUS=", 3*time.Second); !strings.HasSuffix(d, "; 1 connection reset until it loads") {
 		t.Errorf("STATUS after a reset: %q", d)
 	}
 	w.sigs <- syscall.SIGHUP
