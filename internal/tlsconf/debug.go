@@ -34,11 +34,68 @@ func debugHello(h *Hello, chi *tls.ClientHelloInfo) {
 		slog.String("sni", logging.Clip(chi.ServerName)),
 		slog.String("versions", list(chi.SupportedVersions, tls.VersionName)),
 		slog.String("groups", list(chi.SupportedCurves, tls.CurveID.String)),
-		slog.String("signature_algorithms", list(chi.SignatureSchemes, tls.SignatureScheme.String)),
+		slog.String("signature_algorithms", list(chi.SignatureSchemes, schemeName)),
 		slog.String("alpn", list(chi.SupportedProtos, strconv.Quote)),
-		slog.String("cipher_suites", list(chi.CipherSuites, tls.CipherSuiteName)),
+		slog.String("cipher_suites", list(chi.CipherSuites, suiteName)),
 		slog.Bool("pq_offered", h.PQOffered),
 		slog.Bool("hello_retry", chi.HelloRetryRequest))
+}
+
+// IANA names of the signature schemes and cipher suites that clients
+// commonly offer and crypto/tls has no name for (it prints the first as
+// SignatureScheme(2056), the second as 0x009F). OpenSSL 3.5's defaults
+// offer all of them.
+var (
+	schemeNames = map[tls.SignatureScheme]string{
+		0x0202: "dsa_sha1",
+		0x0301: "rsa_sha224",
+		0x0302: "dsa_sha224",
+		0x0303: "ecdsa_sha224",
+		0x0402: "dsa_sha256",
+		0x0502: "dsa_sha384",
+		0x0602: "dsa_sha512",
+		0x0808: "ed448",
+		0x0809: "rsa_pss_pss_sha256",
+		0x080A: "rsa_pss_pss_sha384",
+		0x080B: "rsa_pss_pss_sha512",
+		0x081A: "ecdsa_brainpoolP256r1tls13_sha256",
+		0x081B: "ecdsa_brainpoolP384r1tls13_sha384",
+		0x081C: "ecdsa_brainpoolP512r1tls13_sha512",
+	}
+	suiteNames = map[uint16]string{
+		0x0033: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+		0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+		0x003D: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+		0x0067: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+		0x006B: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+		0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+		0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+		0x00FF: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+		0xC024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+		0xC028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+		0xCCAA: "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+	}
+)
+
+// schemeName is crypto/tls's name for a signature scheme, else its IANA
+// name, else its code point in hex as the RFCs write it (0x0808).
+func schemeName(s tls.SignatureScheme) string {
+	if n, ok := schemeNames[s]; ok {
+		return n
+	}
+	if n := s.String(); !strings.HasPrefix(n, "SignatureScheme(") {
+		return n
+	}
+	return fmt.Sprintf("0x%04X", uint16(s))
+}
+
+// suiteName is crypto/tls's name for a cipher suite, else its IANA name,
+// else its code point in hex (tls.CipherSuiteName's own fallback).
+func suiteName(id uint16) string {
+	if n, ok := suiteNames[id]; ok {
+		return n
+	}
+	return tls.CipherSuiteName(id)
 }
 
 // maxList bounds, in bytes, a client's list in a debug line, as

@@ -62,3 +62,24 @@ func TestDebugListsAreClipped(t *testing.T) {
 		t.Errorf("short list %q", got)
 	}
 }
+
+// The client hello line names the signature schemes and cipher suites
+// clients commonly offer that crypto/tls has no name for (IANA's names),
+// and writes any other in hex, as the RFCs do.
+func TestDebugHelloNamesAlgorithms(t *testing.T) {
+	var b strings.Builder
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelDebug)
+	h := &Hello{Log: slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: level}))}
+	debugHello(h, &tls.ClientHelloInfo{SupportedVersions: []uint16{tls.VersionTLS13},
+		SignatureSchemes: []tls.SignatureScheme{tls.MLDSA65, 0x0808, 0x081A, 0x081B, 0x081C, 0x0303, 0x0301, 0x0402, tls.ECDSAWithP256AndSHA256, 0xFEFE},
+		CipherSuites:     []uint16{tls.TLS_AES_128_GCM_SHA256, 0x009F, 0xCCAA, 0x00FF, 0xFEFE}})
+	for _, want := range []string{
+		"signature_algorithms=MLDSA65,ed448,ecdsa_brainpoolP256r1tls13_sha256,ecdsa_brainpoolP384r1tls13_sha384,ecdsa_brainpoolP512r1tls13_sha512,ecdsa_sha224,rsa_sha224,dsa_sha256,ECDSAWithP256AndSHA256,0xFEFE ",
+		"cipher_suites=TLS_AES_128_GCM_SHA256,TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256,TLS_EMPTY_RENEGOTIATION_INFO_SCSV,0xFEFE ",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in:\n%s", want, b.String())
+		}
+	}
+}
