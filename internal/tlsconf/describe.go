@@ -65,7 +65,7 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 		// With chains bound to names, what a client gets depends on the
 		// name it asks for: each bound name, then every other (and none).
 		for _, n := range bound {
-			fmt.Fprintf(w, "clients asking for %s:\n", n)
+			fmt.Fprintf(w, "clients asking for %s:\n", askingFor(n))
 			s.describeClients(w, n, "  ")
 		}
 		fmt.Fprintf(w, "clients asking for no server name, or a name no chain is bound to:\n")
@@ -74,6 +74,15 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 	for _, warning := range s.Warnings() {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
+}
+
+// askingFor is a bound server name as the clients who ask for it: a
+// wildcard stands for the names under it, which is what clients send.
+func askingFor(name string) string {
+	if rest, ok := strings.CutPrefix(name, "*."); ok {
+		return "a name under " + rest + " (e.g. x." + rest + ")"
+	}
+	return name
 }
 
 // describeClients writes what each kind of client asking for name gets.

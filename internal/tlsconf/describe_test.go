@@ -59,7 +59,7 @@ clients asking for localhost:
     key exchange X25519, served chain ECDSA P-256 (DIR/server-ecdsa.crt)
   TLS 1.2 client:
     key exchange X25519, served chain ECDSA P-256 (DIR/server-ecdsa.crt)
-clients asking for *.example.com:
+clients asking for a name under example.com (e.g. x.example.com):
   PQ client advertising ML-DSA (OpenSSL 3.5, Go 1.27, Chromium 156):
     key exchange X25519MLKEM768, served chain ECDSA P-256 (DIR/server-ecdsa.crt); the certificate does not cover *.example.com, so the client will refuse it
   TLS 1.3 client without PQ (X25519, ECDSA/RSA signatures):
