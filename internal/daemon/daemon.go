@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -40,25 +41,74 @@ func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
 	}, nil
 }
 
-// logSnapshot logs each served chain and every warning, at start and on
-// every reload.
-func logSnapshot(log *slog.Logger, cfg *config.Config, s *proxy.Snapshot) {
+// logSnapshot logs each served chain, at start and on every reload, and
+// the configuration's warnings when they are new (see [daemon.logWarnings]).
+func (d *daemon) logSnapshot(cfg *config.Config, s *proxy.Snapshot) {
 	for i, c := range s.TLS.Chains {
-		log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(),
+		d.log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(),
 			"chain_length", len(c.TLS.Certificate), "expires", c.Leaf().NotAfter.UTC().Format(time.RFC3339), "file", c.CertPath)
 	}
+	d.logWarnings(configWarnings(cfg, s))
+}
+
+// warning is one line about a configuration that works but will fail
+// some clients or gives up some protection.
+type warning struct {
+	msg  string
+	args []any
+}
+
+// key tells warnings apart, arguments included.
+func (w warning) key() string { return fmt.Sprint(w.msg, w.args) }
+
+// configWarnings lists the warnings about cfg and its snapshot s.
+func configWarnings(cfg *config.Config, s *proxy.Snapshot) []warning {
+	var out []warning
 	for _, w := range cfg.Warnings {
-		log.Warn(w)
+		out = append(out, warning{msg: w})
 	}
 	for _, w := range s.TLS.Warnings() {
-		log.Warn(w)
+		out = append(out, warning{msg: w})
 	}
 	if cfg.UnsafeNoHandshakeTimeout && cfg.HandshakeTimeout == 0 {
-		log.Warn("unsafe_no_handshake_timeout is set and handshake_timeout is 0: handshakes have no deadline; only max_handshakes bounds clients that stall")
+		out = append(out, warning{msg: "unsafe_no_handshake_timeout is set and handshake_timeout is 0: handshakes have no deadline; only max_handshakes bounds clients that stall"})
 	}
 	if cfg.UnsafeTarget {
-		log.Warn("unsafe_target is set: plain text to the backend may leave this host", "target", cfg.Target)
+		out = append(out, warning{msg: "unsafe_target is set: plain text to the backend may leave this host", args: []any{"target", cfg.Target}})
 	}
+	return out
+}
+
+// logWarnings logs at WARN each warning that the configuration in force
+// before did not have: every warning once at start, and on a reload
+// only those it brings. A reload that changes no warning (every
+// certificate rotation, typically hourly) would otherwise repeat the
+// same lines each time and bury the journal in them; at debug it says
+// how many still hold.
+func (d *daemon) logWarnings(ws []warning) {
+	keys := make([]string, len(ws))
+	for i, w := range ws {
+		keys[i] = w.key()
+	}
+	added, gone := 0, 0
+	for i, w := range ws {
+		if !slices.Contains(d.warned, keys[i]) {
+			d.log.Warn(w.msg, w.args...)
+			added++
+		}
+	}
+	for _, k := range d.warned {
+		if !slices.Contains(keys, k) {
+			gone++
+		}
+	}
+	if gone > 0 {
+		d.log.Info("configuration warnings no longer apply", "count", gone)
+	}
+	if d.warned != nil && added == 0 && gone == 0 && len(keys) > 0 {
+		d.log.Debug("configuration warnings unchanged: logged before, not repeated", "count", len(keys))
+	}
+	d.warned = keys
 }
 
 // Loader reads the whole configuration afresh: at start and on SIGHUP.
@@ -73,6 +123,7 @@ type daemon struct {
 	set    *listen.Set
 	proxy  *proxy.Proxy
 	snap   *proxy.Snapshot // the snapshot in force
+	warned []string        // the keys of its warnings, each logged once
 	mu     sync.Mutex
 	reload string // the last reload's outcome, for STATUS=
 	sent   string // the last STATUS= line sent
@@ -113,7 +164,7 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	if cfg.Environment != "" {
 		d.log.Info("environment", "name", cfg.Environment)
 	}
-	logSnapshot(d.log, cfg, snap)
+	d.logSnapshot(cfg, snap)
 	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snap)
 	if w != nil {
 		w.handOver()

@@ -398,3 +398,31 @@ func TestRotationKeepsConfigurationInForce(t *testing.T) {
 		t.Errorf("no %q:\n%s", want, r.stderr.String())
 	}
 }
+
+// A configuration warning is logged once, not at every reload (or
+// rotation: both end in swap) that keeps it; a reload that brings a new one logs that one.
+func TestWarningsLoggedOnceUntilTheyChange(t *testing.T) {
+	notify := listenNotify(t)
+	r := startDaemon(t) // the ML-DSA chain first, unbound: a warning
+	notify.next(t, "READY=1", 10*time.Second)
+	const preferred = "an ML-DSA chain is preferred"
+	count := func(s string) int { return strings.Count(r.stderr.String(), s) }
+	if n := count(preferred); n != 1 {
+		t.Fatalf("at start the warning was logged %d times, want once:\n%s", n, r.stderr)
+	}
+
+	for range 2 {
+		r.reload(t, func(*config.Config) error { return nil })
+		notify.next(t, "READY=1", 10*time.Second)
+	}
+	r.reload(t, func(c *config.Config) error { c.PQCMode = config.PQCClassical; return nil })
+	notify.next(t, "READY=1", 10*time.Second)
+	r.reload(t, func(c *config.Config) error { c.PQCMode = config.PQCClassical; return nil })
+	notify.next(t, "READY=1", 10*time.Second)
+	if n := count(preferred); n != 1 {
+		t.Errorf("after four reloads that keep it, the warning was logged %d times, want once:\n%s", n, r.stderr)
+	}
+	if n := count("pqc_mode classical: post-quantum key exchange is off"); n != 1 {
+		t.Errorf("the warning a reload brought was logged %d times, want once:\n%s", n, r.stderr)
+	}
+}

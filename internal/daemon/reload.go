@@ -61,7 +61,7 @@ func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) 
 	for _, c := range changes {
 		d.log.Debug("reload: changed", "setting", c.setting, "was", c.was, "now", c.now)
 	}
-	logSnapshot(d.log, cfg, snap)
+	d.logSnapshot(cfg, snap)
 	// The outcome is logged at NOTICE, which every log_level shows: an
 	// operator who keeps log_level warn still sees that a reload took.
 	d.log.Log(context.Background(), logging.LevelNotice, msg, "changed", changedKeys(changes),
