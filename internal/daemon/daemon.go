@@ -116,6 +116,7 @@ type Loader func() (*config.Config, error)
 
 type daemon struct {
 	load   Loader
+	passed func() (*listen.Set, error) // the sockets systemd passed: listen.Passed
 	stderr io.Writer
 	cfg    *config.Config // the configuration in force
 	log    *slog.Logger
@@ -150,7 +151,12 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr}
+	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr, passed: listen.Passed}
+	return d.run(ctx, sigs)
+}
+
+// run is Run once signals are caught.
+func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 	w, err := d.start(ctx, sigs)
 	if err != nil || d.cfg == nil {
 		return err // nil when stopped while waiting for a configuration
@@ -215,7 +221,7 @@ func (d *daemon) start(ctx context.Context, sigs <-chan os.Signal) (*waiter, err
 		// (a shell, a test) the error ends the start, exit 78. With them,
 		// a bad socket is the lesser news; the configuration error is
 		// the one reported.
-		if d.set, _ = listen.Passed(); d.set == nil {
+		if d.set, _ = d.passed(); d.set == nil {
 			return nil, err
 		}
 		if w = d.awaitConfig(ctx, sigs, err); w.cfg == nil {
@@ -363,9 +369,23 @@ func (d *daemon) sentStatus() string {
 // it however busy the proxy is (each costs PID 1 a wakeup and a parse).
 const statusInterval = time.Second
 
-// statusUpdates sends STATUS= within statusInterval of a change in the
-// counters or the reload outcome, and only when the line changed. With
-// no NOTIFY_SOCKET it does nothing.
+// statusPoll is how often the line is compared with the one sent. A
+// change is sent at the first look after it, unless a STATUS= went less
+// than statusInterval ago: then at the first look after that. Looking
+// only every statusInterval would delay every change by up to a whole
+// interval, and by all of it when the change follows READY= closely, as
+// when the connections held through a wait for a valid configuration
+// are served (the ticker starts at READY=1, so their end always waited
+// for the full second).
+const statusPoll = 100 * time.Millisecond
+
+// statusDue reports whether a changed line may be sent at now, the last
+// STATUS= of the loop having gone at last.
+func statusDue(now, last time.Time) bool { return now.Sub(last) >= statusInterval }
+
+// statusUpdates sends STATUS= within about statusPoll of a change in the
+// counters or the reload outcome, at most once every statusInterval,
+// and only when the line changed. With no NOTIFY_SOCKET it does nothing.
 func (d *daemon) statusUpdates() (stop func()) {
 	if !sdnotify.Enabled() {
 		return func() {}
@@ -380,17 +400,22 @@ func (d *daemon) statusUpdates() (stop func()) {
 
 func (d *daemon) updateStatus(done <-chan struct{}, exited chan<- struct{}) {
 	defer close(exited)
-	t := time.NewTicker(statusInterval)
+	t := time.NewTicker(statusPoll)
 	defer t.Stop()
+	var last time.Time // when this loop last sent STATUS=
 	for {
 		select {
-		case <-t.C:
+		case now := <-t.C:
+			if !statusDue(now, last) {
+				continue
+			}
 			line := d.status()
 			d.mu.Lock()
 			changed := line != d.sent
 			d.mu.Unlock()
 			if changed {
 				sdnotify.Status(d.sentStatus())
+				last = now
 			}
 		case <-done:
 			return

@@ -133,10 +133,11 @@ func (w *waiter) wait(ctx context.Context, sigs <-chan os.Signal) string {
 		pet = t.C
 	}
 	if sdnotify.Enabled() {
-		t := time.NewTicker(statusInterval)
+		t := time.NewTicker(statusPoll) // as daemon.updateStatus
 		defer t.Stop()
 		tick = t.C
 	}
+	var lastStatus time.Time
 	var due <-chan time.Time // the next attempt, while connections are held
 	for {
 		select {
@@ -170,9 +171,10 @@ func (w *waiter) wait(ctx context.Context, sigs <-chan os.Signal) string {
 			return "context done"
 		case <-pet:
 			sdnotify.Watchdog(w.sentStatus())
-		case <-tick:
-			if w.status() != w.sent {
+		case now := <-tick:
+			if statusDue(now, lastStatus) && w.status() != w.sent {
 				sdnotify.Status(w.sentStatus())
+				lastStatus = now
 			}
 		}
 	}

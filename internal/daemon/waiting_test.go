@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -217,5 +218,65 @@ func TestAwaitConfigLogsInTheFormatGiven(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// After the wait for a valid configuration, STATUS= follows the counters
+// as promptly as in a start that never waited: the held client's close
+// shows within about statusPoll, not at the next second of a ticker
+// started with READY=1.
+func TestStatusFollowsAfterTheWait(t *testing.T) {
+	notify := listenNotify(t)
+	dir := t.TempDir()
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	broken := true
+	load := func() (*config.Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return nil, &config.Error{Problems: []error{errors.New("config.json: broken")}}
+		}
+		cfg := config.Default()
+		cfg.Target, cfg.LogLevel = "127.0.0.1:9", "warn" // nothing listens: each connection ends at once
+		cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)}}
+		return cfg, nil
+	}
+	set := &listen.Set{Serve: []listen.Listener{{Listener: ln, Name: "https"}}, Activated: true}
+	d := &daemon{load: load, level: new(slog.LevelVar), stderr: new(syncBuffer), passed: func() (*listen.Set, error) { return set, nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	sigs := make(chan os.Signal, 1)
+	go func() { done <- d.run(ctx, sigs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	notify.next(t, "READY=1\nSTATUS=configuration error", 5*time.Second)
+
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection to a closed backend did not end")
+	}
+	closed := time.Now()
+	d2 := notify.next(t, "STATUS=1 connection, 1 PQ, 0 open", 5*time.Second)
+	if took := time.Since(closed); took > 600*time.Millisecond {
+		t.Errorf("STATUS %q came %v after the connection ended, want within about statusPoll", d2, took)
 	}
 }
