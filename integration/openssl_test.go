@@ -195,3 +195,37 @@ func TestOpenSSLClassicalClientAgainstMLDSAOnlyIsExplained(t *testing.T) {
 		t.Errorf("proxy log: %v", rec)
 	}
 }
+
+// A default OpenSSL client that does not trust the served chain (its
+// -CAfile holds a root that signed neither chain) is refused as
+// client_refused_server_certificate with the hint, however it sends its
+// alert: in TLS 1.3 middlebox compatibility mode (the default) OpenSSL
+// sends unknown_ca in plaintext after the server switched to handshake
+// keys, which crypto/tls reports only as bad record MAC.
+func TestOpenSSLClientDistrustingChainIsExplained(t *testing.T) {
+	backend := echoBackend(t)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		alert string // the alert field logged, "" for none
+	}{
+		{"default", nil, "unknown_ca (sent in plaintext)"},
+		{"no_middlebox", []string{"-no_middlebox"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, servingBothChains(backend)...)
+			r := runSClient(t, p.addr, append([]string{"-CAfile", "../testdata/mldsa65.crt", "-verify_return_error"}, tc.args...)...)
+			if r.err == nil || r.echoed {
+				t.Fatalf("the client accepted a chain its CA file does not hold\n%s", r.out)
+			}
+			rec := p.wait(t, "handshake refused")
+			hint, _ := rec["hint"].(string)
+			if rec["reason"] != "client_refused_server_certificate" || !strings.Contains(hint, "does not trust the chain") {
+				t.Errorf("proxy log: %v", rec)
+			}
+			if alert, _ := rec["alert"].(string); alert != tc.alert {
+				t.Errorf("alert %q, want %q; proxy log: %v", alert, tc.alert, rec)
+			}
+		})
+	}
+}

@@ -30,6 +30,10 @@ type conn struct {
 	// refused client was speaking (tlsconf.ClassifyFirst).
 	first  [8]byte
 	nfirst int
+	// last follows the client's records until shaken, to explain an
+	// alert sent in plaintext (tlsconf.ClassifyPlaintextAlert).
+	last   lastRecord
+	shaken bool // the handshake is over; owned by the goroutine reading c
 
 	shaking *list.Element // in Proxy.shaking while the handshake runs
 	evicted atomic.Bool   // cut at MaxHandshakes to make room
@@ -52,12 +56,16 @@ func (c *conn) abort() {
 	c.raw.Close()
 }
 
-// Read keeps the first bytes the client sent, then reads as the
-// forwarder's connection does.
+// Read keeps the first bytes the client sent and, during the handshake,
+// the start of its last record, then reads as the forwarder's connection
+// does.
 func (c *conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if c.nfirst < len(c.first) {
 		c.nfirst += copy(c.first[c.nfirst:], b[:n])
+	}
+	if !c.shaken {
+		c.last.feed(b[:n])
 	}
 	return n, err
 }

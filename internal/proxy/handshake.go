@@ -36,6 +36,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 	c.Conn = fc
 	tc := tls.Server(c, snap.TLS.TLS)
 	herr = tc.Handshake()
+	c.shaken = true
 	p.endHandshake(c)
 	if herr == nil && c.evicted.Load() {
 		herr = net.ErrClosed // evicted as it finished: its socket is closed
@@ -63,6 +64,10 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	c.raw.Close()
 	p.Stats.Refused.Add(1)
 	reason, hint := snap.TLS.ClassifyFirst(err, &c.hello, c.first[:c.nfirst])
+	r, h, alert, plain := tlsconf.ClassifyPlaintextAlert(err, c.last.bytes())
+	if plain {
+		reason, hint = r, h
+	}
 	switch {
 	case c.cut.Load():
 		reason, hint = ReasonDrainTimeout, "" // cut by the drain timeout, not refused
@@ -72,6 +77,9 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	args := []any{"listener", listener, "reason", reason, "error", logging.Clip(err.Error())}
 	if c.hello.Seen {
 		args = append(args, "sni", logging.Clip(c.hello.ServerName), "pq_offered", c.hello.PQOffered)
+	}
+	if plain {
+		args = append(args, "alert", alert)
 	}
 	if hint != "" {
 		args = append(args, "hint", hint)

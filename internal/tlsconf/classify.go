@@ -53,6 +53,9 @@ const (
 	ReasonMalformedHello = "malformed_hello" // a TLS record that holds no readable ClientHello: truncated, oversized, garbled
 )
 
+// hintClientRefused is the hint for [ReasonClientRefused].
+const hintClientRefused = "the client does not trust the chain it was served; check with `quantum-safe-proxy check` which chain each kind of client gets"
+
 // Classify explains why a handshake failed: a short reason for logs and
 // metrics, and, when there is one, a hint for the operator.
 func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
@@ -89,7 +92,7 @@ func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
 	case strings.Contains(msg, "remote error: tls: bad certificate"),
 		strings.Contains(msg, "remote error: tls: unknown certificate authority"),
 		strings.Contains(msg, "remote error: tls: certificate unknown"):
-		return ReasonClientRefused, "the client does not trust the chain it was served; check with `quantum-safe-proxy check` which chain each kind of client gets"
+		return ReasonClientRefused, hintClientRefused
 	case strings.Contains(msg, "peer doesn't support any of the certificate's signature algorithms"),
 		strings.Contains(msg, "ML-DSA certificates require TLS 1.3"):
 		// crypto/tls auth.go selectSignatureScheme and handshake_server.go.
