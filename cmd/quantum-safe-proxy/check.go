@@ -24,9 +24,12 @@ const unitConfigDir = "/etc/quantum-safe-proxy/"
 // units read), it also finds every file the packaged service could not
 // read, though root, who usually runs check, reads them all: a key copied
 // in 0600 root passes a root's check and fails the service's reload.
-// --as self leaves that out, for a proxy run some other way.
+// --as self leaves that out, for a proxy run some other way. --quiet
+// prints nothing when the configuration loads: the units' ExecReload runs
+// check before it signals the proxy, and the journal already gets the
+// proxy's own account of the reload; problems still go to stderr.
 func runCheck(args, environ []string, stdout io.Writer) error {
-	as, args, err := checkAs(args)
+	as, quiet, args, err := checkFlags(args)
 	if err != nil {
 		return err
 	}
@@ -62,6 +65,9 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 		}
 		return &config.Error{Problems: problems}
 	}
+	if quiet {
+		return nil
+	}
 	fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
 	switch {
 	case as == "service":
@@ -79,11 +85,14 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 	return nil
 }
 
-// checkAs takes check's own --as service|self out of args.
-func checkAs(args []string) (as string, rest []string, err error) {
+// checkFlags takes check's own --as service|self and --quiet out of args.
+func checkFlags(args []string) (as string, quiet bool, rest []string, err error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
+		case a == "--quiet" || a == "-q":
+			quiet = true
+			continue
 		case a == "--as" && i+1 < len(args):
 			as = args[i+1]
 			i++
@@ -96,10 +105,10 @@ func checkAs(args []string) (as string, rest []string, err error) {
 			continue
 		}
 		if as != "service" && as != "self" {
-			return "", nil, &config.Error{Problems: []error{fmt.Errorf("check: --as %q is not one of service, self", as)}}
+			return "", false, nil, &config.Error{Problems: []error{fmt.Errorf("check: --as %q is not one of service, self", as)}}
 		}
 	}
-	return as, rest, nil
+	return as, quiet, rest, nil
 }
 
 // serviceReadable checks every file the configuration names as the

@@ -138,3 +138,43 @@ func TestCheckAsServiceNote(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// check --quiet, which the units' ExecReload runs before it signals the
+// proxy, exits 0 and prints nothing when the configuration loads, even
+// with warnings (the proxy logs those itself on reload), and exits 78
+// with the problems on stderr for everything a reload would refuse.
+func TestCheckQuiet(t *testing.T) {
+	dir := testPKI(t)
+	pq, ec := filepath.Join(dir, "server-mldsa"), filepath.Join(dir, "server-ecdsa")
+	write := func(name, content string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pair := func(crt, key string) string {
+		return `{"cert_path": "` + crt + `.crt", "key_path": "` + key + `.key"}`
+	}
+	ok := write("ok.json", `{"target": "127.0.0.1:6000", "certificates": [`+pair(pq, pq)+`, `+pair(ec, ec)+`]}`)
+	// Loud, the same file says more than a line, with a warning.
+	if out, stderr, code := runCmd(t, "check", "--as", "self", "--config-file", ok); code != 0 || stderr != "" || !strings.Contains(out, "\nwarning: ") {
+		t.Fatalf("check: exit %d, stderr %q, stdout:\n%s", code, stderr, out)
+	}
+	for _, tc := range []struct {
+		name, file, err string
+		code            int
+	}{
+		{"loads, with a warning", ok, "", 0},
+		{"bad JSON", write("bad.json", `{"target": "127.0.0.1:6000",`), "invalid JSON", 78},
+		{"mismatched pair", write("mis.json", `{"target": "127.0.0.1:6000", "certificates": [`+pair(pq, ec)+`]}`), "does not match", 78},
+		{"missing key", write("gone.json", `{"target": "127.0.0.1:6000", "certificates": [`+pair(pq, pq+"-gone")+`]}`), "no such file", 78},
+	} {
+		for _, q := range []string{"--quiet", "-q"} {
+			out, stderr, code := runCmd(t, "check", q, "--as", "self", "--config-file", tc.file)
+			if code != tc.code || out != "" || (tc.err == "") != (stderr == "") || !strings.Contains(stderr, tc.err) {
+				t.Errorf("%s: check %s: exit %d, stdout %q, stderr %q; want exit %d and stderr with %q", tc.name, q, code, out, stderr, tc.code, tc.err)
+			}
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/daemon"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 )
 
@@ -47,6 +48,13 @@ func main() {
 }
 
 func exitCode(err error, stderr io.Writer) int {
+	// Under systemd (an ExecStart without its socket, the units'
+	// ExecReload check) each line goes to the journal at its priority:
+	// "<3>" is err, "<4>" warning (sd-daemon(3), SyslogLevelPrefix=).
+	errPrefix, warnPrefix := "", ""
+	if f, ok := stderr.(*os.File); ok && f == os.Stderr && logging.StderrIsJournal() {
+		errPrefix, warnPrefix = "<3>", "<4>"
+	}
 	switch {
 	case err == nil, errors.Is(err, config.ErrHelp):
 		return exitOK
@@ -56,14 +64,14 @@ func exitCode(err error, stderr io.Writer) int {
 		var ce *config.Error
 		errors.As(err, &ce)
 		for _, p := range ce.Problems {
-			fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", p)
+			fmt.Fprintf(stderr, "%squantum-safe-proxy: error: %v\n", errPrefix, p)
 		}
 		for _, w := range ce.Warnings {
-			fmt.Fprintf(stderr, "quantum-safe-proxy: warning: %s\n", w)
+			fmt.Fprintf(stderr, "%squantum-safe-proxy: warning: %s\n", warnPrefix, w)
 		}
 		return exitConfig
 	}
-	fmt.Fprintf(stderr, "quantum-safe-proxy: error: %v\n", err)
+	fmt.Fprintf(stderr, "%squantum-safe-proxy: error: %v\n", errPrefix, err)
 	return exitFail
 }
 
@@ -104,10 +112,11 @@ func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   quantum-safe-proxy [options]              run the proxy
-  quantum-safe-proxy check [--as service|self] [options]
+  quantum-safe-proxy check [--as service|self] [--quiet] [options]
                                             validate the configuration and certificates, say what clients get;
                                             --as service (the default for a file in /etc/quantum-safe-proxy)
-                                            also finds files the packaged service could not read
+                                            also finds files the packaged service could not read;
+                                            --quiet prints nothing when it loads (problems still go to stderr)
   quantum-safe-proxy certs init --dir DIR [--force]
                                             write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
   quantum-safe-proxy certs init --host --dir DIR --ca-dir DIR [--force]

@@ -20,7 +20,7 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 [\fIoptions\fR]
 .br
 .B quantum\-safe\-proxy check
-[\fIoptions\fR]
+[\fB\-\-as service\fR|\fBself\fR] [\fB\-\-quiet\fR] [\fIoptions\fR]
 .br
 .B quantum\-safe\-proxy certs init
 \fB\-\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
@@ -67,7 +67,9 @@ served: for each name in a chain's \fBserver_names\fR, and for clients
 asking for any other name or none. With \fB\-\-as service\fR, the default
 for a configuration file in \fI/etc/quantum\-safe\-proxy\fR, it also
 finds every file the packaged service could not read (see KEY PERMISSIONS),
-though root, who runs it, reads them all; \fB\-\-as self\fR leaves that out
+though root, who runs it, reads them all; \fB\-\-as self\fR leaves that out.
+\fB\-\-quiet\fR (\fB\-q\fR) prints nothing when the configuration loads
+(problems still go to stderr); the units' \fBExecReload=\fR runs it
 .TP
 .B certs inspect
 describe each PEM file: every certificate (subject, issuer, key, names,
@@ -110,7 +112,10 @@ place, rename new ones into place, or swap symlinks (certbot, the kubelet)
 and the new chain is served within a second, with nothing to send. A
 half\-written or mismatched pair is refused and the chain in force keeps
 serving. A changed configuration file takes effect at
-\fBsystemctl reload\fR.
+\fBsystemctl try\-reload\-or\-restart quantum\-safe\-proxy\fR: it
+reloads a running service and does nothing before the first client
+after a boot, when the socket\-activated service is not running yet and
+\fBsystemctl reload\fR fails; the first start reads the file anyway.
 .SH MUTUAL TLS
 \fBclient_cert_mode\fR \fBrequired\fR refuses a client without a
 certificate that chains to \fBca_cert_path\fR; \fBoptional\fR verifies one
@@ -162,7 +167,13 @@ suites), the chain chosen and why, and whether a session ticket resumed or
 why not; and on reload, each setting or chain that changed with its old and
 new value. Below debug none of it is built.
 .PP
-A reload that fails is logged at \fBerror\fR; one that succeeds at
+Under the packaged units, \fBsystemctl reload\fR first runs
+\fBcheck \-\-quiet \-\-as self\fR as the service: a configuration
+that would not load fails the reload (\fBsystemctl\fR exits 1), with
+its problems in the journal at \fBerr\fR and in \fBsystemctl status\fR,
+and the proxy is not signalled, so the previous configuration keeps
+serving. A reload that fails in the proxy (a file changed meanwhile, or
+a rotated file the watch read) is logged at \fBerror\fR; one that succeeds at
 \fBNOTICE\fR (journal priority 5), which every \fBlog_level\fR shows,
 with what it changed. \fBSTATUS=\fR (\fBsystemctl status\fR) follows
 the counters and the last reload within a second, at most once a second.

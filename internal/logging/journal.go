@@ -11,6 +11,10 @@ import (
 	"github.com/coreos/go-systemd/v22/journal"
 )
 
+// StderrIsJournal says whether stderr is connected to the journal
+// (systemd.exec(5), JOURNAL_STREAM).
+func StderrIsJournal() bool { return stderrIsJournal() }
+
 func stderrIsJournal() bool {
 	ok, err := journal.StderrIsJournalStream()
 	return err == nil && ok && journal.Enabled()
