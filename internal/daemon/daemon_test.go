@@ -98,14 +98,7 @@ func startDaemon(t *testing.T) *running { return startDaemonWith(t, nil) }
 
 // startDaemonWith starts a daemon whose first load already applies next.
 func startDaemonWith(t *testing.T, next func(*config.Config) error) *running {
-	dir := t.TempDir()
-	if _, err := certs.WriteDevPKI(dir, false); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, ln := devPKI(t), loopbackListener(t)
 	addr := ln.Addr().String()
 	ln.Close()
 	r := &running{addr: addr, dir: dir, stderr: new(syncBuffer), next: next, done: make(chan error, 1)}
@@ -257,14 +250,7 @@ func TestReloadDiffCoversEveryField(t *testing.T) {
 func TestRequireSystemdSocketWithoutSockets(t *testing.T) {
 	t.Setenv("LISTEN_FDS", "")
 	t.Setenv("LISTEN_PID", "")
-	dir := t.TempDir()
-	if _, err := certs.WriteDevPKI(dir, false); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, ln := devPKI(t), loopbackListener(t)
 	addr := ln.Addr().String()
 	ln.Close()
 	load := func() (*config.Config, error) {
@@ -277,7 +263,7 @@ func TestRequireSystemdSocketWithoutSockets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var stderr syncBuffer
-	err = Run(ctx, load, &stderr)
+	err := Run(ctx, load, &stderr)
 	if !IsConfigError(err) || !strings.Contains(err.Error(), "systemctl restart quantum-safe-proxy.socket") {
 		t.Fatalf("Run: %v, want a configuration error naming systemctl restart quantum-safe-proxy.socket", err)
 	}
@@ -285,6 +271,24 @@ func TestRequireSystemdSocketWithoutSockets(t *testing.T) {
 		c.Close()
 		t.Errorf("%s accepts connections", addr)
 	}
+}
+
+// devPKI writes a development PKI into a temporary directory.
+func devPKI(t *testing.T) string {
+	dir := t.TempDir()
+	if _, err := certs.WriteDevPKI(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// loopbackListener listens on a free loopback port.
+func loopbackListener(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }
 
 // backend is a TCP listener that reports each connection it accepts.

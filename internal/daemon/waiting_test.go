@@ -36,14 +36,7 @@ type waiting struct {
 }
 
 func startWaiting(t *testing.T) *waiting {
-	dir := t.TempDir()
-	if _, err := certs.WriteDevPKI(dir, false); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, ln := devPKI(t), loopbackListener(t)
 	w := &waiting{ln: ln, sigs: make(chan os.Signal, 1), stderr: new(syncBuffer), done: make(chan *waiter, 1),
 		broken: &config.Error{Problems: []error{errors.New(`config.json: tagret: unknown key; did you mean "target"?`), errors.New("config.json: second problem")}}}
 	load := func() (*config.Config, error) {
@@ -60,7 +53,7 @@ func startWaiting(t *testing.T) *waiting {
 	}
 	w.d = &daemon{load: load, level: new(slog.LevelVar), stderr: w.stderr,
 		set: &listen.Set{Serve: []listen.Listener{{Listener: ln, Name: "https"}}, Activated: true}}
-	_, _, err = w.d.loadSnapshot()
+	_, _, err := w.d.loadSnapshot()
 	go func() { w.done <- w.d.awaitConfig(context.Background(), w.sigs, err) }()
 	t.Cleanup(func() { ln.Close() })
 	return w
@@ -227,14 +220,7 @@ func TestAwaitConfigLogsInTheFormatGiven(t *testing.T) {
 // started with READY=1.
 func TestStatusFollowsAfterTheWait(t *testing.T) {
 	notify := listenNotify(t)
-	dir := t.TempDir()
-	if _, err := certs.WriteDevPKI(dir, false); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, ln := devPKI(t), loopbackListener(t)
 	var mu sync.Mutex
 	broken := true
 	load := func() (*config.Config, error) {
