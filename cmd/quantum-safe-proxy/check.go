@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,9 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 	}
 	var readable int
 	var notes []string
+	if kept, note := outOfSight(problems, environ); note != "" {
+		problems, notes = kept, append(notes, note)
+	}
 	if as == "service" {
 		var denied []error
 		readable, denied, notes = serviceReadable(cfg)
@@ -69,6 +73,12 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(stdout, "configuration ok: listen %s, target %s\n", cfg.Listen, cfg.Target)
+	if snap == nil { // only credentials were out of sight
+		for _, n := range notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
+		return nil
+	}
 	switch {
 	case as == "service":
 		fmt.Fprintf(stdout, "files: the service (%s) can read all %d\n", (&access.Identity{}).Describe(), readable)
@@ -83,6 +93,42 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 	}
 	snap.TLS.Describe(stdout, time.Now())
 	return nil
+}
+
+// outOfSight drops the problems about files under $CREDENTIALS_DIRECTORY
+// when this process cannot enter it, and says so. systemd (252, at least)
+// shows the credentials (LoadCredential=) only to the service's main
+// process: ExecReload=, which runs check before each reload, finds
+// /run/credentials at mode 0000. Credentials change only with a restart,
+// so the reload reads the bytes the proxy started with; they are the
+// proxy's to check, and every other file is still checked here.
+func outOfSight(problems []error, environ []string) ([]error, string) {
+	var dir string
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "CREDENTIALS_DIRECTORY="); ok {
+			dir = v
+		}
+	}
+	if dir == "" {
+		return problems, ""
+	}
+	f, err := os.Open(dir)
+	if err == nil {
+		f.Close()
+	}
+	if !errors.Is(err, fs.ErrPermission) {
+		return problems, ""
+	}
+	var kept []error
+	for _, p := range problems {
+		if !strings.Contains(p.Error(), filepath.Clean(dir)+"/") {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == len(problems) {
+		return problems, ""
+	}
+	return kept, fmt.Sprintf("the credentials in %s are not visible to this process (systemd shows them only to the service's main process); they change only with a restart, and the proxy reads them itself", dir)
 }
 
 // checkFlags takes check's own --as service|self and --quiet out of args.

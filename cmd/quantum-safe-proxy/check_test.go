@@ -178,3 +178,54 @@ func TestCheckQuiet(t *testing.T) {
 		}
 	}
 }
+
+// ExecReload= runs check before each reload, and there systemd hides the
+// credentials (LoadCredential=) that only the main process may read: check
+// leaves those to the proxy, which reads the same bytes at every reload,
+// and still checks every other file. Run as nobody, which cannot enter the
+// credentials directory, as ExecReload= cannot.
+func TestCheckLeavesCredentialsToTheProxy(t *testing.T) {
+	if args := os.Getenv("QSP_TEST_CHECK"); args != "" {
+		var out, stderr bytes.Buffer
+		code := exitCode(runCheck(strings.Split(args, "\n"), os.Environ(), &out), &stderr)
+		os.Stdout.Write(out.Bytes())
+		os.Stdout.Write(stderr.Bytes())
+		os.Exit(code)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the command as another user")
+	}
+	dir := testPKI(t)
+	creds := t.TempDir()
+	os.Chmod(creds, 0o700)
+	for from, to := range map[string]string{"server-ecdsa.crt": "tls.crt", "server-ecdsa.key": "tls.key"} {
+		data, _ := os.ReadFile(filepath.Join(dir, from))
+		os.WriteFile(filepath.Join(creds, to), data, 0o600)
+	}
+	self, _ := os.Executable()
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "qsp.test")
+	os.WriteFile(bin, data, 0o755)
+	credPair := `{"cert_path": "${CREDENTIALS_DIRECTORY}/tls.crt", "key_path": "${CREDENTIALS_DIRECTORY}/tls.key"}`
+	for _, tc := range []struct {
+		name, certificates, want string
+		code                     int
+	}{
+		{"credentials only", credPair, "", 0},
+		{"and a missing key elsewhere", credPair + `, {"cert_path": "` + dir + `/server-mldsa.crt", "key_path": "` + dir + `/gone.key"}`, "no such file", 78},
+	} {
+		cfg := filepath.Join(dir, "config.json")
+		os.WriteFile(cfg, []byte(`{"target": "127.0.0.1:6000", "certificates": [`+tc.certificates+`]}`), 0o644)
+		cmd := exec.Command(bin, "-test.run=^TestCheckLeavesCredentialsToTheProxy$")
+		cmd.Env = []string{"QSP_TEST_CHECK=--quiet\n--as\nself\n--config-file\n" + cfg, "CREDENTIALS_DIRECTORY=" + creds}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.Output()
+		code := cmd.ProcessState.ExitCode()
+		if code != tc.code || (tc.want == "") != (len(out) == 0) || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: exit %d, output %q; want exit %d with %q", tc.name, code, out, tc.code, tc.want)
+		}
+	}
+}
