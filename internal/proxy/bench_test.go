@@ -66,6 +66,9 @@ func BenchmarkHandshakeLogLevel(b *testing.B) {
 			h.log.level.Set(level)
 			cc := clientConfig(b)
 			cc.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
+			// The debug lines of a full handshake (chain choice among
+			// them) are what this measures, so this client keeps no
+			// session; BenchmarkResumedHandshake measures resumption.
 			cc.ClientSessionCache = nil
 			b.ReportAllocs()
 			for b.Loop() {
