@@ -38,6 +38,18 @@ const (
 	PQCClassical PQCMode = "classical"
 )
 
+// Mode says which side of TLS the proxy is.
+type Mode string
+
+const (
+	// ModeServer accepts TLS and forwards plain text to a backend on the host.
+	ModeServer Mode = "server"
+	// ModeClient accepts plain text from local clients and forwards it
+	// over TLS to a remote server, so that a legacy client speaks
+	// post-quantum TLS without a change.
+	ModeClient Mode = "client"
+)
+
 // CertPair is one served chain: a PEM file holding the leaf and its
 // intermediates, and the PEM private key of the leaf.
 type CertPair struct {
@@ -155,6 +167,85 @@ type Config struct {
 	// warning is logged at start. JSON unsafe_no_handshake_timeout,
 	// --unsafe-no-handshake-timeout. Default false.
 	UnsafeNoHandshakeTimeout bool
+	// Mode is server (accept TLS, forward plain text to Target) or client
+	// (accept plain text on Listen or a socket from systemd, forward it
+	// over TLS 1.3 to the remote Target). In client mode Certificates are
+	// the chains presented to the server (none is needed), CACertPath
+	// holds the roots the server's certificate must chain to (required),
+	// the allow rules and CRLs apply to the server's certificate, and
+	// pqc_mode strict refuses a server that does not negotiate a hybrid
+	// post-quantum group or does not authenticate with ML-DSA. JSON mode,
+	// --mode, QUANTUM_SAFE_PROXY_MODE. Default server.
+	Mode Mode
+	// ServerName is, in client mode, the name sent as SNI and the name the
+	// server's certificate must hold (a DNS name, or an IP address for an
+	// IP SAN). JSON server_name, --server-name,
+	// QUANTUM_SAFE_PROXY_SERVER_NAME. Default the host part of Target.
+	ServerName string
+
+	// The allow rules decide which peer certificates are admitted (the
+	// client's in server mode, the server's in client mode), after the
+	// chain is verified: a certificate that matches any rule of any list
+	// is admitted; with every list empty, any certificate the CA vouches
+	// for is. They are checked in the handshake, on resumed sessions too,
+	// so a refused peer never reaches the backend; a refusal is logged
+	// with the lists that refused and the identity seen. In server mode
+	// they need client_cert_mode required (it is implied when a CA is
+	// given with no mode). Lists: a JSON array, a repeated flag, or a
+	// comma-separated variable.
+
+	// AllowCN admits a certificate whose subject common name is one of
+	// these, exactly. JSON allow_cn, --allow-cn, QUANTUM_SAFE_PROXY_ALLOW_CN.
+	AllowCN []string
+	// AllowOU admits a certificate with one of these among its subject's
+	// organizational units, exactly. JSON allow_ou, --allow-ou,
+	// QUANTUM_SAFE_PROXY_ALLOW_OU.
+	AllowOU []string
+	// AllowDNS admits a certificate with a matching DNS name among its
+	// subject alternative names, compared without regard to case. A rule
+	// *.example.com matches one whole label (a.example.com, not
+	// a.b.example.com or example.com), and a certificate's wildcard name
+	// *.example.com matches the rule a.example.com, as RFC 6125 section
+	// 6.4.3 has it. JSON allow_dns, --allow-dns, QUANTUM_SAFE_PROXY_ALLOW_DNS.
+	AllowDNS []string
+	// AllowURI admits a certificate with a matching URI subject alternative
+	// name, such as a SPIFFE ID: exactly, or, for a rule that ends in "/",
+	// any URI that starts with it (spiffe://example.org/ns/prod/). JSON
+	// allow_uri, --allow-uri, QUANTUM_SAFE_PROXY_ALLOW_URI.
+	AllowURI []string
+	// AllowSPKISHA256 admits a certificate whose public key, as DER
+	// SubjectPublicKeyInfo, has one of these SHA-256 digests (hex, or
+	// base64 as HPKP pins are written; see [ParseSPKIPin]). JSON
+	// allow_spki_sha256, --allow-spki-sha256, QUANTUM_SAFE_PROXY_ALLOW_SPKI_SHA256.
+	AllowSPKISHA256 []string
+	// CRLFiles are certificate revocation lists (PEM or DER), each issued
+	// by a CA in CACertPath, whose signature (ECDSA, RSA, Ed25519 or
+	// ML-DSA) is checked when loaded. A peer certificate that a CRL of
+	// its issuer lists is refused, on resumed sessions too. Reloaded with
+	// SIGHUP and when the files change. JSON crl_files, --crl-file,
+	// QUANTUM_SAFE_PROXY_CRL_FILES.
+	CRLFiles []string
+	// UnsafeAllowExpiredCRL keeps admitting peers while a CRL is past its
+	// nextUpdate. Without it every peer certificate is then refused
+	// (reason crl_expired) until a fresh CRL is loaded: a CRL that is no
+	// longer kept up to date cannot show a revocation. JSON
+	// unsafe_allow_expired_crl, --unsafe-allow-expired-crl. Default false.
+	UnsafeAllowExpiredCRL bool
+	// ProxyProtocol is, in server mode, none or v2: with v2 every backend
+	// connection starts with a PROXY protocol version 2 header that tells
+	// the backend who connected and how (addresses, SNI, ALPN, TLS
+	// version, cipher, client certificate, group, post-quantum or not;
+	// README, "PROXY protocol"). JSON proxy_protocol, --proxy-protocol,
+	// QUANTUM_SAFE_PROXY_PROXY_PROTOCOL. Default none.
+	ProxyProtocol string
+	// AdvertiseMLDSA, in client mode, lists ML-DSA among the signature
+	// algorithms of the ClientHello. Some TLS-inspecting firewalls reset
+	// ClientHellos that list them (go.dev/issue/81199); false leaves them
+	// out, and then no ML-DSA server certificate can be accepted, so it
+	// cannot be combined with pqc_mode strict. JSON advertise_mldsa,
+	// --advertise-mldsa, QUANTUM_SAFE_PROXY_ADVERTISE_MLDSA. Default true.
+	AdvertiseMLDSA bool
+
 	// UnsafeTarget allows a backend that is not loopback or a unix socket:
 	// the bytes then cross a network in the clear. JSON unsafe_target,
 	// --unsafe-target. Default false.
@@ -187,6 +278,7 @@ func Default() *Config {
 		// The Rust project's 0.0.0.0:8443 served IPv4 only; [::]:8443
 		// serves IPv6 as well, and 0.0.0.0:8443 still works (and means the
 		// same here).
+		Mode:             ModeServer,
 		Listen:           "[::]:8443",
 		Target:           "127.0.0.1:6000",
 		ClientCertMode:   ClientCertNone,
@@ -199,5 +291,7 @@ func Default() *Config {
 		DrainTimeout:     30 * time.Second,
 		MaxConnections:   10000,
 		MaxHandshakes:    20000,
+		ProxyProtocol:    "none",
+		AdvertiseMLDSA:   true,
 	}
 }

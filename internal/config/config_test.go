@@ -137,7 +137,7 @@ func TestErrors(t *testing.T) {
 		{name: "IPv6 target without brackets", args: []string{"--target", "::1:6000"},
 			want: `--target: "::1:6000" is neither host:port nor unix:/path; an IPv6 address goes in brackets, e.g. [::1]:6000`},
 		{name: "IPv6 listen without brackets", args: []string{"--listen", "::8443"},
-			want: `--listen: "::8443" is not host:port (e.g. [::]:8443 or 127.0.0.1:8443)`},
+			want: `--listen: "::8443" is neither host:port (e.g. [::]:8443 or 127.0.0.1:8443) nor unix:/path`},
 		{name: "relative unix", args: []string{"--target", "unix:app.sock"}, want: `--target: "unix:app.sock": a unix socket target needs an absolute path, e.g. unix:/run/app.sock`},
 		{name: "mode without CA", args: []string{"--client-cert-mode", "required"},
 			want: `--client-cert-mode: "required" needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none`},

@@ -68,6 +68,15 @@ func (l *loader) loadFile(path string) {
 			l.failUncertain("%s: %s: unknown key%s", path, printable(k), suggest(k, knownKeys()))
 			continue
 		}
+		if o.list != nil {
+			items, err := fileList(v)
+			if err != nil {
+				l.fail("%s: %s: %v", path, k, err)
+				continue
+			}
+			l.applyList(o, items, path+": "+k)
+			continue
+		}
 		s, err := scalar(v)
 		if err != nil && o.rust {
 			// A Rust option is refused (or mapped) by name, whatever its value.

@@ -115,8 +115,22 @@ func Load(args []string, environ []string) (*Config, error) {
 	} else {
 		l.noteIgnoredEnv(environ)
 	}
+	// A repeated list flag gives one list; lists are applied in the order
+	// their flags first appear.
+	var listed []*option
+	lists := map[*option][]string{}
 	for _, f := range parsed.flags {
-		l.apply(f.opt, f.value, "--"+f.opt.flag)
+		if f.opt.list == nil {
+			l.apply(f.opt, f.value, "--"+f.opt.flag)
+			continue
+		}
+		if _, seen := lists[f.opt]; !seen {
+			listed = append(listed, f.opt)
+		}
+		lists[f.opt] = append(lists[f.opt], f.value)
+	}
+	for _, o := range listed {
+		l.applyList(o, lists[o], "--"+o.flag)
 	}
 	l.flagCertificates(parsed.certs, parsed.keys)
 	l.validate()
@@ -217,7 +231,9 @@ func (l *loader) loadEnv(environ []string) {
 		case EnvPrefix + "KEY":
 			key = value
 		default:
-			if o := byEnv[name]; o != nil {
+			if o := byEnv[name]; o != nil && o.list != nil {
+				l.applyList(o, envList(value), name)
+			} else if o != nil {
 				l.apply(o, value, name)
 			} else {
 				l.failUncertain("%s: unknown variable; see quantum-safe-proxy --help for the QUANTUM_SAFE_PROXY_* names", printable(name))

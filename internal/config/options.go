@@ -23,6 +23,12 @@ type option struct {
 	// rust marks an option of the Rust project that this proxy maps or
 	// refuses ([rustOptions]); it is left out of --help.
 	rust bool
+	// list, when set, makes the option a list of strings instead of set:
+	// a JSON array (or one string), a repeated flag, or a comma-separated
+	// variable. Each source replaces the list of the one before; item
+	// checks one entry.
+	list func(c *Config) *[]string
+	item func(v string) error
 }
 
 // EnvPrefix starts every environment variable the proxy reads.
@@ -180,6 +186,36 @@ var options = []option{
 		set: func(c *Config, v string) error {
 			b, err := parseBool(v)
 			c.UnsafeNoHandshakeTimeout = b
+			return err
+		}},
+	{key: "mode", flag: "mode", env: "MODE", arg: "MODE", usage: "server (accept TLS, forward plain text to target) or client (accept plain text, forward over TLS to target) (default server)",
+		set: func(c *Config, v string) error { c.Mode = Mode(v); return oneOf(v, "server", "client") }},
+	{key: "server_name", flag: "server-name", env: "SERVER_NAME", arg: "NAME", usage: "client mode: the name the server's certificate must hold, sent as SNI (default the host of target)",
+		set: func(c *Config, v string) error { c.ServerName = v; return nil }},
+	{key: "allow_cn", flag: "allow-cn", env: "ALLOW_CN", arg: "CN", usage: "admit a peer certificate with this subject common name; repeat for more (any allow rule that matches admits)",
+		list: func(c *Config) *[]string { return &c.AllowCN }, item: nonEmpty},
+	{key: "allow_ou", flag: "allow-ou", env: "ALLOW_OU", arg: "OU", usage: "admit a peer certificate with this subject organizational unit; repeatable",
+		list: func(c *Config) *[]string { return &c.AllowOU }, item: nonEmpty},
+	{key: "allow_dns", flag: "allow-dns", env: "ALLOW_DNS", arg: "NAME", usage: "admit a peer certificate with this DNS name among its SANs (*.example.com: one label); repeatable",
+		list: func(c *Config) *[]string { return &c.AllowDNS }, item: checkDNSRule},
+	{key: "allow_uri", flag: "allow-uri", env: "ALLOW_URI", arg: "URI", usage: "admit a peer certificate with this URI SAN (a SPIFFE ID); ending in /, any URI under it; repeatable",
+		list: func(c *Config) *[]string { return &c.AllowURI }, item: checkURIRule},
+	{key: "allow_spki_sha256", flag: "allow-spki-sha256", env: "ALLOW_SPKI_SHA256", arg: "PIN", usage: "admit a peer whose public key (SubjectPublicKeyInfo) has this SHA-256, base64 or hex; repeatable",
+		list: func(c *Config) *[]string { return &c.AllowSPKISHA256 }, item: func(v string) error { _, err := ParseSPKIPin(v); return err }},
+	{key: "crl_files", flag: "crl-file", env: "CRL_FILES", arg: "FILE", usage: "PEM or DER CRL of a CA in ca_cert_path; peers it revokes are refused; repeatable",
+		list: func(c *Config) *[]string { return &c.CRLFiles }, item: nonEmpty},
+	{key: "unsafe_allow_expired_crl", flag: "unsafe-allow-expired-crl", env: "UNSAFE_ALLOW_EXPIRED_CRL", usage: "keep admitting peers when a CRL is past its nextUpdate (by default every peer certificate is then refused)",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.UnsafeAllowExpiredCRL = b
+			return err
+		}},
+	{key: "proxy_protocol", flag: "proxy-protocol", env: "PROXY_PROTOCOL", arg: "VERSION", usage: "server mode: send the backend a PROXY protocol header first: none or v2 (default none)",
+		set: func(c *Config, v string) error { c.ProxyProtocol = v; return oneOf(v, "none", "v2") }},
+	{key: "advertise_mldsa", flag: "advertise-mldsa", env: "ADVERTISE_MLDSA", usage: "client mode: offer ML-DSA signature algorithms in the ClientHello; false for TLS-inspecting middleboxes that reset such ClientHellos (default true)",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.AdvertiseMLDSA = b
 			return err
 		}},
 	{key: "unsafe_target", flag: "unsafe-target", env: "UNSAFE_TARGET", usage: "allow a backend that is not loopback or a unix socket (plain text leaves the host)",

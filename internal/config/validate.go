@@ -16,8 +16,13 @@ import (
 func (l *loader) validate() {
 	c := l.cfg
 	l.checkListen()
-	l.checkTarget()
-	if _, given := l.src["certificates"]; !given && len(c.Certificates) == 0 && !l.uncertain {
+	if c.Mode == ModeClient {
+		l.checkClientMode()
+	} else {
+		l.checkTarget()
+		l.checkServerMode()
+	}
+	if _, given := l.src["certificates"]; !given && len(c.Certificates) == 0 && !l.uncertain && c.Mode != ModeClient {
 		l.fail("%s", l.noCertificate())
 	}
 	for i, p := range c.Certificates {
@@ -27,7 +32,11 @@ func (l *loader) validate() {
 			}
 		}
 	}
-	if _, mode := l.src["client_cert_mode"]; !mode && c.CACertPath != "" {
+	if _, mode := l.src["client_cert_mode"]; !mode && c.CACertPath != "" && c.Mode != ModeClient && l.allowRules() != "" {
+		// Allow rules name who may connect: a client without a
+		// certificate matches none, so one is required.
+		c.ClientCertMode = ClientCertRequired
+	} else if !mode && c.CACertPath != "" && c.Mode != ModeClient {
 		// The Rust project's client_cert_mode defaulted to optional, and
 		// its README's basic usage gives --ca-cert alone: a CA given
 		// without a mode keeps that meaning rather than being ignored.
@@ -38,6 +47,9 @@ func (l *loader) validate() {
 	if (c.ClientCertMode == ClientCertRequired || c.ClientCertMode == ClientCertOptional) && c.CACertPath == "" && !l.uncertain {
 		l.fail("%s: %q needs the roots to check client certificates against; set --ca-cert FILE (ca_cert_path) or client_cert_mode none",
 			l.label("client_cert_mode"), c.ClientCertMode)
+	}
+	if c.Mode != ModeClient {
+		l.checkPeerRules()
 	}
 	if c.hybridMode != nil {
 		if _, explicit := l.src["pqc_mode"]; !explicit {
@@ -97,12 +109,18 @@ func (l *loader) noCertificate() string {
 }
 
 func (l *loader) checkListen() {
+	if path, ok := strings.CutPrefix(l.cfg.Listen, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			l.fail("%s: %q: a unix socket needs an absolute path, e.g. unix:/run/quantum-safe-proxy/app.sock", l.label("listen"), l.cfg.Listen)
+		}
+		return
+	}
 	_, port, err := net.SplitHostPort(l.cfg.Listen)
 	if err == nil {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil {
-		l.fail("%s: %q is not host:port (e.g. [::]:8443 or 127.0.0.1:8443)", l.label("listen"), l.cfg.Listen)
+		l.fail("%s: %q is neither host:port (e.g. [::]:8443 or 127.0.0.1:8443) nor unix:/path", l.label("listen"), l.cfg.Listen)
 	}
 }
 
@@ -172,6 +190,9 @@ func (l *loader) expandCredentials() {
 	}
 	c := l.cfg
 	expand(l.label("ca_cert_path"), &c.CACertPath)
+	for i := range c.CRLFiles {
+		expand(fmt.Sprintf("%s[%d]", l.label("crl_files"), i), &c.CRLFiles[i])
+	}
 	for i := range c.Certificates {
 		expand(fmt.Sprintf("%s[%d].cert_path", l.label("certificates"), i), &c.Certificates[i].CertPath)
 		expand(fmt.Sprintf("%s[%d].key_path", l.label("certificates"), i), &c.Certificates[i].KeyPath)
