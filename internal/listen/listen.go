@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -44,7 +45,9 @@ var ErrNoSystemdSocket = errors.New("systemd passed no socket (LISTEN_FDS is not
 // Open takes the sockets systemd passed, or binds addr when it passed
 // none and requireSystemd is false ([ErrNoSystemdSocket] otherwise). A
 // passed descriptor that is not a listening stream socket is an error
-// that names it.
+// that names it. addr is host:port, or unix:/path for a unix socket (see
+// listenUnix: mode [UnixMode], a stale socket file replaced, removed on
+// Close); systemd's sockets may be either.
 //
 // An unspecified host, [::] as 0.0.0.0 (or none), is every address of
 // both families: Go's "tcp" listener then opens one AF_INET6 socket with
@@ -60,6 +63,13 @@ func Open(addr string, requireSystemd bool) (*Set, error) {
 	}
 	if requireSystemd {
 		return nil, ErrNoSystemdSocket
+	}
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		ln, err := listenUnix(path)
+		if err != nil {
+			return nil, err
+		}
+		return &Set{Serve: []Listener{{Listener: ln, Name: addr}}}, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
