@@ -63,11 +63,14 @@ type CertPair struct {
 // Config is the whole configuration. The zero value is not valid; start
 // from [Default].
 type Config struct {
-	// Listen is the TCP address to accept TLS on when systemd passes no
-	// socket. An unspecified host ([::], 0.0.0.0 or none) is every
+	// Listen is the address to accept connections on when systemd passes
+	// no socket: host:port, or unix:/path for a unix socket (made 0660; a
+	// stale one left by a crash is replaced, anything else at the path is
+	// an error). An unspecified host ([::], 0.0.0.0 or none) is every
 	// address, IPv6 and IPv4, on one dual-stack socket (see package
 	// listen). JSON listen, --listen, QUANTUM_SAFE_PROXY_LISTEN. Default
-	// [::]:8443.
+	// [::]:8443; in client mode 127.0.0.1:8443, and there it must be
+	// loopback or a unix socket unless UnsafeListen.
 	Listen string
 	// RequireSystemdSocket makes a start without sockets from systemd an
 	// error instead of binding Listen: the packaged units set it, since
@@ -111,8 +114,11 @@ type Config struct {
 	// QUANTUM_SAFE_PROXY_STRICT_CLIENT_CLASSICAL_ISSUER. Default false.
 	StrictClientClassicalIssuer bool
 	// MinTLSVersion is "1.2" or "1.3". TLS 1.2 clients are always served
-	// classically; strict mode needs 1.3. JSON min_tls_version,
-	// --min-tls-version. Default 1.2 (1.3 in strict mode).
+	// classically; strict mode needs 1.3. In client mode it is the oldest
+	// version accepted from the remote server. JSON min_tls_version,
+	// --min-tls-version. Default 1.2 (1.3 in strict mode and in client
+	// mode, where TLS 1.2 would give up post-quantum key exchange to a
+	// server that can only do 1.2).
 	MinTLSVersion string
 	// LogLevel: error, warn, info, debug (trace is accepted as debug).
 	// JSON log_level, --log-level, QUANTUM_SAFE_PROXY_LOG_LEVEL. Default info.
@@ -250,6 +256,12 @@ type Config struct {
 	// the bytes then cross a network in the clear. JSON unsafe_target,
 	// --unsafe-target. Default false.
 	UnsafeTarget bool
+	// UnsafeListen allows, in client mode, a listen address (or a socket
+	// from systemd) that is not loopback or a unix socket: whoever reaches
+	// it sends plain text that leaves over TLS with this proxy's client
+	// certificates, as ghostunnel's --unsafe-listen allows. JSON
+	// unsafe_listen, --unsafe-listen. Default false.
+	UnsafeListen bool
 
 	// Warnings are what the operator should know about the configuration
 	// as loaded, though nothing in it is wrong: variables ignored without

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -47,6 +48,34 @@ func (l *loader) checkServerMode() {
 	if !c.AdvertiseMLDSA {
 		l.fail("%s: advertise_mldsa applies to mode client (what its ClientHello offers); remove it", l.label("advertise_mldsa"))
 	}
+	if c.UnsafeListen {
+		l.fail("%s: unsafe_listen applies to mode client (where the listener takes plain text); remove it", l.label("unsafe_listen"))
+	}
+}
+
+// clientListen is where client mode listens unless told: loopback, since
+// whoever connects speaks through this proxy with its client certificates.
+const clientListen = "127.0.0.1:8443"
+
+// checkClientListen keeps client mode's plain-text listener on the host:
+// loopback or a unix socket, unless unsafe_listen. A socket from systemd
+// is checked when it is passed (package daemon).
+func (l *loader) checkClientListen() {
+	c := l.cfg
+	if _, set := l.src["listen"]; !set {
+		c.Listen = clientListen
+	}
+	if strings.HasPrefix(c.Listen, "unix:") || c.UnsafeListen {
+		return
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return // checkListen says so
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && addr.IsLoopback() || host == "localhost" {
+		return
+	}
+	l.fail("%s: %q is not loopback: in mode client whoever connects sends plain text out over TLS with this proxy's client certificates; listen on 127.0.0.1:PORT or unix:/path, or set unsafe_listen (--unsafe-listen) if you mean it", l.label("listen"), c.Listen)
 }
 
 // checkClientMode checks the remote target, fills in server_name, and
@@ -77,6 +106,7 @@ func (l *loader) checkClientMode() {
 	if c.UnsafeTarget {
 		l.fail("%s: unsafe_target applies to mode server; in mode client the target is reached over TLS", l.label("unsafe_target"))
 	}
+	l.checkClientListen()
 	if !c.AdvertiseMLDSA && c.PQCMode == PQCStrict {
 		l.fail("%s: false cannot be used with pqc_mode strict, which requires the server to authenticate with ML-DSA; use pqc_mode hybrid", l.label("advertise_mldsa"))
 	}

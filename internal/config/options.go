@@ -109,7 +109,7 @@ func parseBool(v string) (bool, error) {
 // options lists every setting except the certificate list, which has its
 // own rules (pairs, several of them).
 var options = []option{
-	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept TLS on when systemd passes no socket; [::] or 0.0.0.0 is every address, IPv6 and IPv4 (default [::]:8443)",
+	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept on when systemd passes no socket: host:port or unix:/path; [::] or 0.0.0.0 is every address, IPv6 and IPv4 (default [::]:8443; 127.0.0.1:8443 in client mode)",
 		set: func(c *Config, v string) error { c.Listen = v; return nil }},
 	{key: "require_systemd_socket", flag: "require-systemd-socket", env: "REQUIRE_SYSTEMD_SOCKET", usage: "refuse to start without a socket from systemd (LISTEN_FDS) instead of binding --listen; the packaged units set it",
 		set: func(c *Config, v string) error {
@@ -222,6 +222,12 @@ var options = []option{
 		set: func(c *Config, v string) error {
 			b, err := parseBool(v)
 			c.UnsafeTarget = b
+			return err
+		}},
+	{key: "unsafe_listen", flag: "unsafe-listen", env: "UNSAFE_LISTEN", usage: "client mode: allow a listen address that is not loopback or a unix socket (anyone who reaches it uses this proxy's client certificates)",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.UnsafeListen = b
 			return err
 		}},
 }

@@ -65,7 +65,7 @@ func (l *loader) validate() {
 	}
 	l.foldConnectionTimeout()
 	switch {
-	case c.MinTLSVersion == "" && c.PQCMode == PQCStrict:
+	case c.MinTLSVersion == "" && (c.PQCMode == PQCStrict || c.Mode == ModeClient):
 		c.MinTLSVersion = "1.3"
 	case c.MinTLSVersion == "":
 		c.MinTLSVersion = "1.2"

@@ -58,6 +58,7 @@ var settings = []setting{
 	{"proxy_protocol", "ProxyProtocol", func(c *config.Config) any { return c.ProxyProtocol }},
 	{"advertise_mldsa", "AdvertiseMLDSA", func(c *config.Config) any { return c.AdvertiseMLDSA }},
 	{"unsafe_target", "UnsafeTarget", func(c *config.Config) any { return c.UnsafeTarget }},
+	{"unsafe_listen", "UnsafeListen", func(c *config.Config) any { return c.UnsafeListen }},
 	// Not a setting: what loading noticed, logged on its own.
 	{"", "Warnings", nil},
 }
