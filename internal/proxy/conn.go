@@ -42,6 +42,10 @@ type conn struct {
 
 	backend *forward.Conn // once dialed; under Proxy.mu
 	cut     atomic.Bool   // the drain timeout cut it
+
+	// cancel ends a client-mode connection's remote dial and handshake;
+	// under Proxy.mu.
+	cancel context.CancelFunc
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
@@ -105,6 +109,10 @@ func (p *Proxy) admit(raw net.Conn) *conn {
 func (p *Proxy) serve(c *conn, listener string) {
 	defer p.recoverConn(c)
 	snap := p.snap.Load()
+	if snap.Client != nil {
+		p.serveClient(c, snap, listener)
+		return
+	}
 	if snap.HandshakeTimeout > 0 {
 		c.raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
 	}

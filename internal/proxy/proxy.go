@@ -21,6 +21,10 @@ import (
 // Snapshot is everything a connection needs, fixed for its lifetime.
 type Snapshot struct {
 	TLS *tlsconf.Server
+	// Client, when set, makes this a client-mode snapshot (TLS is then
+	// nil): connections are plain text, and Target is the remote TLS
+	// server they are carried to (see [Proxy.serveClient]).
+	Client *tlsconf.Client
 	// Target is "host:port" or "unix:/path", resolved for every connection.
 	Target           string
 	HandshakeTimeout time.Duration // zero means no limit
@@ -200,7 +204,15 @@ func (p *Proxy) beginHandshake(c *conn) {
 		old := p.shaking.Remove(p.shaking.Front()).(*conn)
 		old.shaking = nil
 		old.evicted.Store(true)
-		old.raw.Close()
+		if old.cancel != nil {
+			// Client mode: the local client's connection was accepted
+			// and must not look answered; the remote dial and
+			// handshake end with it.
+			old.abort()
+			old.cancel()
+		} else {
+			old.raw.Close()
+		}
 	}
 	c.shaking = p.shaking.PushBack(c)
 }
