@@ -91,6 +91,10 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
+	if snap.Client != nil {
+		snap.Client.Describe(stdout, cfg.Target, time.Now())
+		return nil
+	}
 	snap.TLS.Describe(stdout, time.Now())
 	return nil
 }
@@ -180,7 +184,7 @@ func serviceReadable(cfg *config.Config) (int, []error, []string) {
 	for _, p := range cfg.Certificates {
 		files = append(files, file{p.CertPath, access.Certificate}, file{p.KeyPath, access.Key})
 	}
-	if cfg.ClientCertMode != config.ClientCertNone {
+	if cfg.ClientCertMode != config.ClientCertNone || cfg.Mode == config.ModeClient {
 		files = append(files, file{cfg.CACertPath, access.CABundle})
 	}
 	seen, readable := map[string]bool{}, 0

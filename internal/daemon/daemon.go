@@ -28,6 +28,9 @@ import (
 
 // NewSnapshot loads certificates and builds everything a connection needs.
 func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
+	if cfg.Mode == config.ModeClient {
+		return newClientSnapshot(cfg)
+	}
 	srv, err := tlsconf.New(cfg)
 	if err != nil {
 		return nil, err
@@ -44,6 +47,11 @@ func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
 // logSnapshot logs each served chain, at start and on every reload, and
 // the configuration's warnings when they are new (see [daemon.logWarnings]).
 func (d *daemon) logSnapshot(cfg *config.Config, s *proxy.Snapshot) {
+	if s.Client != nil {
+		d.logClient(cfg, s)
+		d.logWarnings(configWarnings(cfg, s))
+		return
+	}
 	for i, c := range s.TLS.Chains {
 		d.log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(),
 			"chain_length", len(c.TLS.Certificate), "expires", c.Leaf().NotAfter.UTC().Format(time.RFC3339), "file", c.CertPath)
@@ -67,7 +75,7 @@ func configWarnings(cfg *config.Config, s *proxy.Snapshot) []warning {
 	for _, w := range cfg.Warnings {
 		out = append(out, warning{msg: w})
 	}
-	for _, w := range s.TLS.Warnings() {
+	for _, w := range tlsWarnings(s) {
 		out = append(out, warning{msg: w})
 	}
 	if cfg.UnsafeNoHandshakeTimeout && cfg.HandshakeTimeout == 0 {
@@ -162,6 +170,10 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		return err // nil when stopped while waiting for a configuration
 	}
 	cfg, snap := d.cfg, d.snap
+	if err := checkClientListeners(cfg, d.set); err != nil {
+		d.set.Close()
+		return err
+	}
 	// The files are watched from here on. A rotation in the milliseconds
 	// between their first read and this is seen at the next change or
 	// SIGHUP.
@@ -171,6 +183,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		d.log.Info("environment", "name", cfg.Environment)
 	}
 	d.logSnapshot(cfg, snap)
+	applyClient(snap)
 	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snap)
 	if w != nil {
 		w.handOver()
@@ -183,8 +196,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 			defer serving.Done()
 			d.proxy.Serve(l, l.Name)
 		}()
-		d.log.Info("listening", "listener", l.Name, "address", l.Addr().String(), "systemd", d.set.Activated,
-			"target", cfg.Target, "pqc_mode", string(cfg.PQCMode), "client_cert_mode", string(cfg.ClientCertMode))
+		d.log.Info("listening", listening(cfg, l, d.set.Activated)...)
 	}
 	if d.set.Admin != nil {
 		d.log.Info("socket named admin is reserved for the admin listener; no TLS is served on it", "address", d.set.Admin.Addr().String())

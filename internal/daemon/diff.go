@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"time"
@@ -79,24 +80,29 @@ func diff(oldCfg *config.Config, old *proxy.Snapshot, cfg *config.Config, snap *
 			out = append(out, change{s.key, was, now})
 		}
 	}
-	for i := range max(len(old.TLS.Chains), len(snap.TLS.Chains)) {
+	for i := range max(len(chainsOf(old)), len(chainsOf(snap))) {
 		was, now := chainAt(oldCfg, old, i), chainAt(cfg, snap, i)
 		if was != now {
 			out = append(out, change{fmt.Sprintf("chain %d", i+1), was, now})
 		}
 	}
 	if was, now := roots(old), roots(snap); was != now {
-		out = append(out, change{"client CAs", was, now})
+		label := "client CAs"
+		if snap.Client != nil {
+			label = "server CAs"
+		}
+		out = append(out, change{label, was, now})
 	}
 	return out
 }
 
 // chainAt describes the i-th served chain, or "none".
 func chainAt(cfg *config.Config, s *proxy.Snapshot, i int) string {
-	if i >= len(s.TLS.Chains) {
+	chains := chainsOf(s)
+	if i >= len(chains) {
 		return "none"
 	}
-	c := s.TLS.Chains[i]
+	c := chains[i]
 	out := fmt.Sprintf("%s (%s, %s, expires %s, sha256 %s)", c.CertPath, c.Leaf().Subject, c.Algorithm(),
 		c.Leaf().NotAfter.UTC().Format(time.DateOnly), fingerprint(c.Leaf().Raw))
 	if i < len(cfg.Certificates) && len(cfg.Certificates[i].ServerNames) > 0 {
@@ -107,13 +113,30 @@ func chainAt(cfg *config.Config, s *proxy.Snapshot, i int) string {
 
 func roots(s *proxy.Snapshot) string {
 	var out []string
-	for _, r := range s.TLS.Roots {
+	for _, r := range rootsOf(s) {
 		out = append(out, fmt.Sprintf("%s (%s, sha256 %s)", r.Subject, certs.Algorithm(r.PublicKey), fingerprint(r.Raw)))
 	}
 	if len(out) == 0 {
 		return "none"
 	}
 	return strings.Join(out, "; ")
+}
+
+// chainsOf are the chains a snapshot serves, or in client mode presents.
+func chainsOf(s *proxy.Snapshot) []*certs.Chain {
+	if s.Client != nil {
+		return s.Client.Chains
+	}
+	return s.TLS.Chains
+}
+
+// rootsOf are the CA certificates of a snapshot: the client CAs, or in
+// client mode the server's.
+func rootsOf(s *proxy.Snapshot) []*x509.Certificate {
+	if s.Client != nil {
+		return s.Client.Roots
+	}
+	return s.TLS.Roots
 }
 
 // fingerprint is the start of a certificate's SHA-256, enough to tell

@@ -21,6 +21,12 @@ func (d *daemon) reloadConfig() {
 	sdnotify.Reloading()
 	at := time.Now().Format(time.TimeOnly)
 	cfg, snap, err := d.loadSnapshot()
+	if err == nil && cfg.Mode != d.cfg.Mode {
+		err = modeChanged(d.cfg.Mode, cfg.Mode)
+	}
+	if err == nil {
+		err = checkClientListeners(cfg, d.set)
+	}
 	if err != nil {
 		d.reloadFailed(err, at)
 		return
@@ -56,6 +62,7 @@ func (d *daemon) reloadFiles() {
 func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) {
 	changes := diff(d.cfg, d.snap, cfg, snap)
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
+	applyClient(snap)
 	d.proxy.Swap(snap)
 	d.cfg, d.snap = cfg, snap
 	for _, c := range changes {
