@@ -91,7 +91,7 @@ func (c *Client) Classify(err error) (reason, hint string) {
 	case errors.As(err, &rec):
 		return ReasonServerNotTLS, "the target did not answer in TLS; check that target is the TLS port"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "connection reset"):
-		return ReasonServerGone, "the server closed the connection during the handshake; its log says why"
+		return ReasonServerGone, "the server closed the connection during the handshake: its log says why; if it never saw the connection, a TLS-inspecting middlebox may have cut it (see advertise_mldsa in README)"
 	case strings.Contains(msg, "remote error: tls: handshake failure"):
 		if c.Mode == config.PQCStrict {
 			return ReasonServerRefusedHello, "the server has no hybrid post-quantum group (pqc_mode strict offers only those), or " + hintMLDSASigned
