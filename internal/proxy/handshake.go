@@ -81,6 +81,14 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	if plain {
 		args = append(args, "alert", alert)
 	}
+	// What an allow rule or CRL refused: the values come from the
+	// client's certificate.
+	for _, a := range tlsconf.RefusalAttrs(err) {
+		if v, ok := a.(string); ok {
+			a = logging.Clip(v)
+		}
+		args = append(args, a)
+	}
 	if hint != "" {
 		args = append(args, "hint", hint)
 	}
