@@ -154,10 +154,10 @@ func (p *PeerCheck) Describe(w io.Writer, peer string, cas []*x509.Certificate, 
 			if c.Expired(now) {
 				next += " (past)"
 			} else {
-				next += " (in " + c.List.NextUpdate.Sub(now).Truncate(time.Minute).String() + ")"
+				next += " (in " + roughly(c.List.NextUpdate.Sub(now)) + ")"
 			}
 		}
-		fmt.Fprintf(w, "CRL %s: issuer %s, %d revoked, thisUpdate %s, %s\n", c.Name(), c.Issuer.Subject,
+		fmt.Fprintf(w, "CRL %s: issuer %s, %d revoked certificate(s), thisUpdate %s, %s\n", c.Name(), c.Issuer.Subject,
 			len(c.List.RevokedCertificateEntries), c.List.ThisUpdate.UTC().Format(time.RFC3339), next)
 	}
 	if len(p.CRLs) > 0 {
@@ -170,6 +170,15 @@ func (p *PeerCheck) Describe(w io.Writer, peer string, cas []*x509.Certificate, 
 	if !p.Allow.Empty() {
 		fmt.Fprintf(w, "allow rules (%s): a %s certificate must match one of them\n", p.Allow.rules(), peer)
 	}
+}
+
+// roughly writes a duration to the minute, in days and hours past a day:
+// "6d23h", "5h7m".
+func roughly(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	}
+	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
 }
 
 // covered reports whether a CRL covers the CA certificate ca.
