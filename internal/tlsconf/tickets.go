@@ -44,7 +44,9 @@ import (
 //     calls on resumed handshakes too, with the client's chains from the
 //     ticket, so a resumed client meets the current rules and CRLs
 //     anyway. A CA that publishes a CRL every hour then costs no one
-//     their session.
+//     their session. (On a resumption crypto/tls sends the new ticket in
+//     its first flight, before VerifyConnection; a client refused there
+//     keeps a ticket as old as its session, which meets the same checks.)
 const (
 	TicketKeyRotation = time.Hour
 	TicketKeyLifetime = 3 * time.Hour
