@@ -235,19 +235,24 @@ func equalAttrs(a, b []any) bool {
 // that leaves it out, resumes its session (the ticket opens: neither is
 // part of the ticket policy) and is refused all the same. Real handshakes
 // with Go clients that keep their session cache, for an ECDSA and an
-// ML-DSA client CA.
+// ML-DSA client CA, and over TLS 1.2, whose resumption crypto/tls also
+// hands to VerifyConnection (handshake_server.go, doResumeHandshake).
 func TestPeerCheckOnResumedSessions(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := certs.WriteDevPKI(dir, false); err != nil {
 		t.Fatal(err)
 	}
 	base := config.Default()
-	base.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)}}
+	base.Certificates = []config.CertPair{
+		{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)},
+		{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)},
+	}
 	base.ClientCertMode, base.CACertPath = config.ClientCertRequired, filepath.Join(dir, certs.CABundle)
 	for _, tc := range []struct {
 		client, root string
-	}{{"client-ecdsa", "ecdsa-root"}, {"client-mldsa", "mldsa-root"}} {
-		t.Run(tc.client, func(t *testing.T) {
+		max          uint16
+	}{{"client-ecdsa", "ecdsa-root", tls.VersionTLS13}, {"client-mldsa", "mldsa-root", tls.VersionTLS13}, {"client-ecdsa", "ecdsa-root", tls.VersionTLS12}} {
+		t.Run(tc.client+" "+tls.VersionName(tc.max), func(t *testing.T) {
 			leaf, err := certs.LoadCertificates(filepath.Join(dir, tc.client+".crt"))
 			if err != nil {
 				t.Fatal(err)
@@ -268,6 +273,7 @@ func TestPeerCheckOnResumedSessions(t *testing.T) {
 			notAllowed.AllowCN = []string{"someone-else"}
 
 			cc := clientOf(t, dir, tc.client)
+			cc.MaxVersion = tc.max
 			first := newServer(t, &revoking)
 			if resumed, err := handshake(t, first, cc); err != nil || resumed {
 				t.Fatalf("first connection: resumed %v, %v", resumed, err)
@@ -282,12 +288,14 @@ func TestPeerCheckOnResumedSessions(t *testing.T) {
 			if !resumed || !errors.As(err, new(*RevokedError)) {
 				t.Fatalf("after the CRL revoked it: resumed %v, %v; want a resumed handshake refused as revoked", resumed, err)
 			}
-			// A TLS 1.3 client learns of the refusal after its handshake
-			// ended, so it keeps its ticket: a rule that leaves it out
-			// refuses it on resumption too.
+			// A TLS 1.3 client learnt of the refusal after its handshake
+			// ended and keeps its session: a rule that leaves it out
+			// refuses it on resumption too. A TLS 1.2 client dropped the
+			// session its failed resumption offered (RFC 5077 section
+			// 3.2), and the rule refuses its full handshake.
 			resumed, err = handshake(t, newServer(t, &notAllowed), cc)
-			if !resumed || !errors.As(err, new(*NotAllowedError)) {
-				t.Fatalf("with an allow rule that leaves it out: resumed %v, %v; want a resumed handshake refused as not allowed", resumed, err)
+			if resumed != (tc.max == tls.VersionTLS13) || !errors.As(err, new(*NotAllowedError)) {
+				t.Fatalf("with an allow rule that leaves it out: resumed %v, %v; want refused as not allowed", resumed, err)
 			}
 		})
 	}
