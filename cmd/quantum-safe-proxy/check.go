@@ -187,6 +187,9 @@ func serviceReadable(cfg *config.Config) (int, []error, []string) {
 	if cfg.ClientCertMode != config.ClientCertNone || cfg.Mode == config.ModeClient {
 		files = append(files, file{cfg.CACertPath, access.CABundle})
 	}
+	for _, f := range cfg.CRLFiles {
+		files = append(files, file{f, access.CRL})
+	}
 	seen, readable := map[string]bool{}, 0
 	for _, f := range files {
 		// systemd copies credentials in for the service's own user

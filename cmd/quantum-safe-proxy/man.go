@@ -138,6 +138,27 @@ signature_algorithms_cert), so give them an ML\-DSA key issued by the
 ECDSA root (\fBmldsa\-ecdsa\-issued\fR); Go clients take a whole ML\-DSA
 chain (\fBmldsa\fR). With \fBpqc_mode\fR \fBstrict\fR a client chain must
 be ML\-DSA throughout unless \fBstrict_client_classical_issuer\fR is set.
+.SH REVOCATION AND ALLOW RULES
+Once a client's chain is verified, the CRLs of \fBcrl_files\fR (PEM or
+DER, several per file; each signed by a CA of \fBca_cert_path\fR, ML\-DSA
+CAs too) refuse a certificate they list (reason \fBrevoked\fR), and the
+allow rules \fBallow_cn\fR, \fBallow_ou\fR, \fBallow_dns\fR,
+\fBallow_uri\fR and \fBallow_spki_sha256\fR admit only a certificate
+that one of them matches (\fBpeer_not_allowed\fR, with the rule sets and
+what the certificate holds). A CRL past its nextUpdate refuses every client
+(\fBcrl_expired\fR) unless \fBunsafe_allow_expired_crl\fR. A CA without
+a CRL is not checked for revocation; \fBcheck\fR names such CAs and
+reports each CRL's issuer, entries and nextUpdate. Both apply to resumed
+sessions too; the rules are read again at \fBSIGHUP\fR, the CRLs also
+when their file changes, and a client revoked or left out since its last
+connection is refused on its next one. The pin of a client's key:
+.PP
+.RS
+.nf
+openssl x509 \-in client.crt \-noout \-pubkey | openssl pkey \-pubin \e
+    \-outform DER | openssl dgst \-sha256 \-binary | base64
+.fi
+.RE
 .SH KEY PERMISSIONS
 The packaged units run the proxy as a dynamic user (\fBDynamicUser=yes\fR)
 whose one other group is \fBquantum\-safe\-proxy\-keys\fR, with no
@@ -196,8 +217,8 @@ first client after the file is fixed is served, with no other command.
 .B SIGHUP
 read the configuration again; swap it in only if all of it is valid, and
 log the outcome (see LOGGING); while the configuration is broken, try it
-at once and serve if it loads. The certificate, key and CA files the
-configuration names are watched (inotify, through symlinks as certbot and
+at once and serve if it loads. The certificate, key, CA and CRL files
+the configuration names are watched (inotify, through symlinks as certbot and
 the kubelet swap them) and read again on their own, 500 ms after a burst of
 changes ends, with the configuration in force; the configuration file is
 neither watched nor read again for them: an edit to it waits for SIGHUP

@@ -37,6 +37,7 @@ const (
 	Certificate Kind = "certificate"
 	CABundle    Kind = "CA bundle"
 	ConfigFile  Kind = "config file"
+	CRL         Kind = "CRL"
 )
 
 // Hidden is a place the packaged unit keeps out of the service's sight.

@@ -12,8 +12,8 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 )
 
-// A change a reload made: the setting (its JSON key, or "chain N" and
-// "client CAs" for what the files hold) and its value before and after.
+// A change a reload made: the setting (its JSON key, or "chain N",
+// "client CAs" and "CRLs" for what the files hold) and its value before and after.
 type change struct{ setting, was, now string }
 
 // A setting is one row of [settings].
@@ -67,8 +67,8 @@ var settings = []setting{
 // diff lists what a reload changes, from the configuration and snapshot
 // in force to the new ones: each setting, each served chain by position
 // (its file, subject, key, expiry, server names and a fingerprint, so
-// that a certificate rotated under the same path shows), and the client
-// CAs.
+// that a certificate rotated under the same path shows), the client CAs
+// and the CRLs.
 func diff(oldCfg *config.Config, old *proxy.Snapshot, cfg *config.Config, snap *proxy.Snapshot) []change {
 	var out []change
 	for _, s := range settings {
@@ -93,7 +93,30 @@ func diff(oldCfg *config.Config, old *proxy.Snapshot, cfg *config.Config, snap *
 		}
 		out = append(out, change{label, was, now})
 	}
+	if was, now := crls(old), crls(snap); was != now {
+		out = append(out, change{"CRLs", was, now})
+	}
 	return out
+}
+
+// crls describes the loaded CRLs by what they hold, so that a new CRL
+// under the same path shows: issuer, CRL number, entries, thisUpdate.
+func crls(s *proxy.Snapshot) string {
+	var out []string
+	if s.TLS.Peer != nil {
+		for _, c := range s.TLS.Peer.CRLs {
+			number := "no number"
+			if c.List.Number != nil {
+				number = "number " + c.List.Number.String()
+			}
+			out = append(out, fmt.Sprintf("%s (%s, %s, %d revoked, thisUpdate %s, sha256 %s)", c.Name(), c.Issuer.Subject, number,
+				len(c.List.RevokedCertificateEntries), c.List.ThisUpdate.UTC().Format(time.RFC3339), fingerprint(c.List.Raw)))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
 }
 
 // chainAt describes the i-th served chain, or "none".

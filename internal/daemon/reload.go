@@ -40,12 +40,13 @@ func (d *daemon) reloadConfig() {
 }
 
 // reloadFiles rebuilds the snapshot from the configuration in force, so
-// that the certificates, keys and CA bundle it names are read again, and
+// that the certificates, keys, CA bundle and CRLs it names are read again, and
 // swaps it in only if all of it is valid. The configuration file and the
 // environment are not read: an edit to them not yet applied by
 // systemctl reload (a target, a client_cert_mode, half a change) must
-// not take effect because a certificate was rotated. Only the chains and
-// client CAs can differ, and the outcome line says what triggered it.
+// not take effect because a certificate was rotated. Only the chains,
+// client CAs and CRLs can differ, and the outcome line says what
+// triggered it.
 func (d *daemon) reloadFiles() {
 	sdnotify.Reloading()
 	at := time.Now().Format(time.TimeOnly)

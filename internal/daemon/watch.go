@@ -10,7 +10,7 @@ import (
 )
 
 // watchFiles starts watching the files cfg names, so that a rotated
-// certificate, key or CA bundle is reloaded with nothing sent to the
+// certificate, key, CA bundle or CRL is reloaded with nothing sent to the
 // process. Without inotify it logs one warning and returns nil (a nil
 // *watch.Watcher watches nothing): SIGHUP still reloads.
 //
@@ -28,7 +28,9 @@ func (d *daemon) watchFiles(cfg *config.Config) *watch.Watcher {
 }
 
 // rotatedFiles are the files a reload reads besides the configuration:
-// each certificate chain and key, and the client CA bundle.
+// each certificate chain and key, the client CA bundle and the CRLs (a
+// CA publishes a new CRL before the last one's nextUpdate, and a
+// revocation should take effect as soon as it lands).
 func rotatedFiles(cfg *config.Config) []string {
 	var files []string
 	for _, c := range cfg.Certificates {
@@ -37,7 +39,7 @@ func rotatedFiles(cfg *config.Config) []string {
 	if cfg.CACertPath != "" {
 		files = append(files, cfg.CACertPath)
 	}
-	return files
+	return append(files, cfg.CRLFiles...)
 }
 
 // reloadChanged reloads the files of the configuration in force because

@@ -34,6 +34,9 @@ type conn struct {
 	// alert sent in plaintext (tlsconf.ClassifyPlaintextAlert).
 	last   lastRecord
 	shaken bool // the handshake is over; owned by the goroutine reading c
+	// resumed: the handshake resumed a session, and was refused after
+	// (by VerifyConnection: an allow rule or CRL), for the refusal's line.
+	resumed bool
 
 	shaking *list.Element // in Proxy.shaking while the handshake runs
 	evicted atomic.Bool   // cut at MaxHandshakes to make room

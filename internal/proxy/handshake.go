@@ -42,6 +42,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		herr = net.ErrClosed // evicted as it finished: its socket is closed
 	}
 	if herr != nil {
+		c.resumed = tc.ConnectionState().DidResume
 		p.refuse(c, snap, listener, herr)
 		return nil, false
 	}
@@ -80,6 +81,17 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	}
 	if plain {
 		args = append(args, "alert", alert)
+	}
+	if c.resumed {
+		args = append(args, "resumed", true)
+	}
+	// What an allow rule or CRL refused: the values come from the
+	// client's certificate.
+	for _, a := range tlsconf.RefusalAttrs(err) {
+		if v, ok := a.(string); ok {
+			a = logging.Clip(v)
+		}
+		args = append(args, a)
 	}
 	if hint != "" {
 		args = append(args, "hint", hint)

@@ -45,7 +45,16 @@ const (
 	// could be served, e.g. a client without ML-DSA (or on TLS 1.2, where
 	// ML-DSA is not defined) while only an ML-DSA chain is configured.
 	ReasonNoSharedSigAlg = "no_shared_signature_algorithm"
-	ReasonOther          = "handshake_failed"
+	// ReasonPeerNotAllowed: a verified client certificate that no allow
+	// rule admits ([NotAllowedError]).
+	ReasonPeerNotAllowed = "peer_not_allowed"
+	// ReasonRevoked: a CRL of crl_files lists the client certificate or
+	// one of its issuers ([RevokedError]).
+	ReasonRevoked = "revoked"
+	// ReasonCRLExpired: a CRL of crl_files is past its nextUpdate, which
+	// refuses every client certificate ([CRLExpiredError]).
+	ReasonCRLExpired = "crl_expired"
+	ReasonOther      = "handshake_failed"
 
 	// Reasons for clients that never got as far as a ClientHello the
 	// server could read ([Server.ClassifyFirst]).
@@ -79,6 +88,12 @@ func (s *Server) Classify(err error, h *Hello) (reason, hint string) {
 		return ReasonEarlyData, "the client holds a 0-RTT ticket from another server that answered at this address; Go's crypto/tls cannot skip early data and refuses it, until the client drops that ticket"
 	case h.NoChain:
 		return ReasonUnrecognizedName, "every chain that fits is bound to other server names (server_names); clients asking for other names, or none, are refused"
+	case errors.As(err, new(*NotAllowedError)):
+		return ReasonPeerNotAllowed, "the client's certificate chains to ca_cert_path but matches none of the allow rules (rules), which see what peer_identity shows; add a rule that admits it, or it stays out as configured"
+	case errors.As(err, new(*RevokedError)):
+		return ReasonRevoked, "a CRL of crl_files lists this certificate (serial, issuer, crl); the client needs a new certificate"
+	case errors.As(err, new(*CRLExpiredError)):
+		return ReasonCRLExpired, "a CRL of crl_files is past its nextUpdate, so every client certificate is refused; install a fresh CRL from the CA (the file is watched, or systemctl reload), or set unsafe_allow_expired_crl to admit clients meanwhile"
 	case errors.Is(err, errClientIssuerNotMLDSA):
 		return ReasonClientChainNotPQ, "pqc_mode strict requires a client chain signed with ML-DSA throughout; to accept an ML-DSA client key issued by a classical CA (what OpenSSL 3.5 clients can present), set strict_client_classical_issuer"
 	case errors.Is(err, errClientKeyNotMLDSA):

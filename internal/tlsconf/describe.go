@@ -58,6 +58,9 @@ func (s *Server) Describe(w io.Writer, now time.Time) {
 	for _, r := range s.Roots {
 		fmt.Fprintf(w, "client CA: %s, %s\n", r.Subject, certs.Algorithm(r.PublicKey))
 	}
+	if s.Peer != nil {
+		s.Peer.Describe(w, "client", s.Roots, now)
+	}
 	bound := s.boundNames()
 	if len(bound) == 0 {
 		s.describeClients(w, "", "")
@@ -192,6 +195,9 @@ func (s *Server) Warnings() []string {
 		if certs.IsMLDSA(r.PublicKey) {
 			out = append(out, fmt.Sprintf("client CA %s is ML-DSA: OpenSSL clients withhold client leaves it signed (Go lists no ML-DSA in signature_algorithms_cert, go.dev/issue/82536); Go clients are fine, OpenSSL clients need an ML-DSA key issued by an ECDSA CA", r.Subject))
 		}
+	}
+	if s.Peer != nil {
+		out = append(out, s.Peer.Warnings("client", time.Now())...)
 	}
 	return out
 }

@@ -39,6 +39,14 @@ import (
 //     is unchanged. Anything else falls back to a full handshake, which
 //     applies the current policy in full: a reload never lets in, through
 //     an old ticket, a client the new snapshot would refuse.
+//   - The allow rules and CRLs are not part of that fingerprint: the peer
+//     checks ([PeerCheck]) run from VerifyConnection, which crypto/tls
+//     calls on resumed handshakes too, with the client's chains from the
+//     ticket, so a resumed client meets the current rules and CRLs
+//     anyway. A CA that publishes a CRL every hour then costs no one
+//     their session. (On a resumption crypto/tls sends the new ticket in
+//     its first flight, before VerifyConnection; a client refused there
+//     keeps a ticket as old as its session, which meets the same checks.)
 const (
 	TicketKeyRotation = time.Hour
 	TicketKeyLifetime = 3 * time.Hour
@@ -208,8 +216,9 @@ func (s *Server) servesLeaf(leaf [32]byte, sni string) bool {
 	return false
 }
 
-// policyFingerprint hashes everything that decides which clients get in:
-// a ticket from a snapshot with another fingerprint does not resume.
+// policyFingerprint hashes what decides which clients get in, but for
+// what [PeerCheck] checks on every resumption: a ticket from a snapshot
+// with another fingerprint does not resume.
 func policyFingerprint(s *Server, minVersion uint16) [32]byte {
 	h := sha256.New()
 	for _, v := range []string{string(s.Mode), string(s.ClientAuth), tls.VersionName(minVersion)} {

@@ -49,9 +49,12 @@ type Server struct {
 	// ClassicalIssuer relaxes pqc_mode strict for client chains: an ML-DSA
 	// client key may be signed by a classical issuer.
 	ClassicalIssuer bool
-	names           [][]string // server_names of each chain
-	leaves          [][32]byte // SHA-256 of each chain's leaf, for tickets
-	policy          [32]byte   // policyFingerprint, for tickets
+	// Peer holds the allow rules and CRLs a client certificate must pass;
+	// never nil.
+	Peer   *PeerCheck
+	names  [][]string // server_names of each chain
+	leaves [][32]byte // SHA-256 of each chain's leaf, for tickets
+	policy [32]byte   // policyFingerprint, for tickets
 }
 
 // Hello is what the server learnt of one client's ClientHello and what it
@@ -115,11 +118,17 @@ func New(cfg *config.Config) (*Server, error) {
 		s.leaves = append(s.leaves, sha256.Sum256(c.Leaf().Raw))
 	}
 	var pool *x509.CertPool
+	s.Peer = &PeerCheck{}
 	if cfg.ClientCertMode != config.ClientCertNone {
 		var err error
 		pool, s.Roots, err = certs.LoadPool(cfg.CACertPath)
 		if err != nil {
 			problems = multierror.Append(problems, err)
+		} else {
+			var crlProblems []error
+			if s.Peer, crlProblems = newPeerCheck(cfg, s.Roots); len(crlProblems) > 0 {
+				problems = multierror.Append(problems, crlProblems...)
+			}
 		}
 	}
 	if problems != nil {
@@ -139,11 +148,11 @@ func New(cfg *config.Config) (*Server, error) {
 	if cfg.MinTLSVersion == "1.3" {
 		s.TLS.MinVersion = tls.VersionTLS13
 	}
-	if cfg.PQCMode == config.PQCStrict && cfg.ClientCertMode != config.ClientCertNone {
+	if s.strictClient() || !s.Peer.Empty() {
 		// VerifyConnection runs on every handshake, resumed ones included
 		// (crypto/tls handshake_server_tls13.go, readClientCertificate),
 		// with the chains verified then or carried in the ticket.
-		s.TLS.VerifyConnection = s.requireMLDSAClient
+		s.TLS.VerifyConnection = s.verifyClient
 	}
 	s.policy = policyFingerprint(s, s.TLS.MinVersion)
 	return s, nil
