@@ -10,6 +10,7 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
 
 // A change a reload made: the setting (its JSON key, or "chain N",
@@ -103,8 +104,14 @@ func diff(oldCfg *config.Config, old *proxy.Snapshot, cfg *config.Config, snap *
 // under the same path shows: issuer, CRL number, entries, thisUpdate.
 func crls(s *proxy.Snapshot) string {
 	var out []string
-	if s.TLS.Peer != nil {
-		for _, c := range s.TLS.Peer.CRLs {
+	var peer *tlsconf.PeerCheck
+	if s.Client != nil {
+		peer = s.Client.Peer
+	} else {
+		peer = s.TLS.Peer
+	}
+	if peer != nil {
+		for _, c := range peer.CRLs {
 			number := "no number"
 			if c.List.Number != nil {
 				number = "number " + c.List.Number.String()

@@ -129,12 +129,13 @@ func TestClientModeRefusalResetsLocalClient(t *testing.T) {
 	cfg.PQCMode = config.PQCStrict
 	client := startClientMode(t, cfg)
 	c, err := net.Dial("tcp", client.addr)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		defer c.Close()
+		// Nothing sent: unread bytes would make any close a reset (tcp(7)).
+		_, err = c.Read(make([]byte, 1))
 	}
-	defer c.Close()
-	// Nothing sent: unread bytes would make any close a reset (tcp(7)).
-	_, err = c.Read(make([]byte, 1))
+	// On loopback the refusal can be quicker than the dial's own check of
+	// the socket, which then reports the reset.
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("the local client read %v; want a reset", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -351,4 +352,39 @@ func fakeHello(schemes []tls.SignatureScheme) []byte {
 	rec := []byte{22, 3, 1}
 	rec = binary.BigEndian.AppendUint16(rec, uint16(len(msg)))
 	return append(rec, msg...)
+}
+
+// In client mode the CRLs apply to the server's certificate: a revoked
+// server is refused, and the log's reason says so.
+func TestClientRevokedServer(t *testing.T) {
+	dir := devPKI(t)
+	addr := testServer(t, dir, "server-ecdsa", nil, false)
+	leaf, err := certs.LoadCertificates(filepath.Join(dir, certs.ServerECDSACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := certs.LoadCertificates(filepath.Join(dir, certs.ECDSARootCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootKey, _, err := certs.LoadKey(filepath.Join(dir, certs.ECDSARootKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientConfig(dir)
+	cfg.CRLFiles = []string{filepath.Join(t.TempDir(), "crl.pem")}
+	writeCRLSerial(t, cfg.CRLFiles[0], root[0], rootKey, new(big.Int).Add(leaf[0].SerialNumber, big.NewInt(1)))
+	if _, _, err := dialWith(newClient(t, cfg), addr); err != nil {
+		t.Fatalf("a CRL that lists another serial: %v", err)
+	}
+	writeCRLSerial(t, cfg.CRLFiles[0], root[0], rootKey, leaf[0].SerialNumber)
+	c := newClient(t, cfg)
+	_, _, err = dialWith(c, addr)
+	var revoked *RevokedError
+	if !errors.As(err, &revoked) || revoked.Serial.Cmp(leaf[0].SerialNumber) != 0 {
+		t.Fatalf("%v", err)
+	}
+	if r, _ := c.Classify(err); r != ReasonServerRevoked {
+		t.Errorf("classified %s", r)
+	}
 }

@@ -29,6 +29,12 @@ const (
 	ReasonServerKeyNotMLDSA = "server_key_not_mldsa"
 	// ReasonServerNotAllowed: the server's certificate matches no allow rule.
 	ReasonServerNotAllowed = "server_not_allowed"
+	// ReasonServerRevoked: a CRL of crl_files lists the server's
+	// certificate or one of its issuers.
+	ReasonServerRevoked = "server_revoked"
+	// ReasonServerCRLExpired: a CRL of crl_files is past its nextUpdate,
+	// which refuses every server certificate.
+	ReasonServerCRLExpired = "server_crl_expired"
 	// ReasonServerCertRefused: another peer check refused the server's
 	// certificate (a CRL lists it, for one).
 	ReasonServerCertRefused = "server_certificate_refused"
@@ -70,6 +76,8 @@ func (c *Client) Classify(err error) (reason, hint string) {
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var notAllowed *NotAllowedError
+	var revoked *RevokedError
+	var expired *CRLExpiredError
 	var peer *errPeerRefused
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout():
@@ -80,6 +88,10 @@ func (c *Client) Classify(err error) (reason, hint string) {
 		return ReasonServerKeyNotMLDSA, "give the server an ML-DSA certificate (with an OpenSSL server, an ML-DSA key certified by an ECDSA CA), or use pqc_mode hybrid"
 	case errors.As(err, &notAllowed):
 		return ReasonServerNotAllowed, "the server's certificate matches none of the allow rules; check server_name and target, or the rules"
+	case errors.As(err, &revoked):
+		return ReasonServerRevoked, "a CRL of crl_files lists the server's certificate (serial, issuer, crl); the server needs a new certificate, or target is not the server meant"
+	case errors.As(err, &expired):
+		return ReasonServerCRLExpired, "a CRL of crl_files is past its nextUpdate, so every server certificate is refused; install a fresh CRL from the CA (the file is watched, or systemctl reload), or set unsafe_allow_expired_crl meanwhile"
 	case errors.As(err, &peer):
 		return ReasonServerCertRefused, ""
 	case errors.As(err, &unknownCA):
