@@ -26,9 +26,7 @@ func (c *Client) Describe(w io.Writer, target string, now time.Time) {
 	for _, r := range c.Roots {
 		fmt.Fprintf(w, "server CA: %s, %s\n", r.Subject, certs.Algorithm(r.PublicKey))
 	}
-	if !c.Peer.Allow.Empty() {
-		fmt.Fprintf(w, "allow rules: the server's certificate must match one (%s)\n", c.Peer.Allow.rules())
-	}
+	c.Peer.Describe(w, "server", c.Roots, now)
 	if len(c.Chains) == 0 {
 		fmt.Fprintf(w, "client certificate: none; a server that requires one refuses the handshake\n")
 	}
@@ -50,7 +48,7 @@ func (c *Client) Describe(w io.Writer, target string, now time.Time) {
 // Warnings lists configurations that will fail some servers or give up
 // some protection.
 func (c *Client) Warnings() []string {
-	var out []string
+	out := c.Peer.Warnings("server", time.Now())
 	if c.Mode == config.PQCClassical {
 		out = append(out, "pqc_mode classical: post-quantum key exchange is off; recorded traffic is exposed to a future quantum computer")
 	}
