@@ -177,11 +177,16 @@ func TestProxyHeaderTooLongResets(t *testing.T) {
 	c, err := tls.Dial("tcp", h.addr, cc)
 	if err == nil {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c, "hello\n")
+		// The reset reaches whichever of the write and the read comes
+		// after it (the kernel reports it once).
+		_, werr := io.WriteString(c, "hello\n")
 		_, err = c.Read(make([]byte, 1))
+		if werr != nil {
+			err = werr
+		}
 		c.Close()
 	}
-	if !errors.Is(err, syscall.ECONNRESET) {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 		t.Errorf("client got %v, want a reset", err)
 	}
 	if rec := h.log.wait(t, "connection closed"); rec["close_reason"] != ReasonProxyHeader || !strings.Contains(rec["error"], "longer than") {
