@@ -41,6 +41,7 @@ func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		DialTimeout:      cfg.DialTimeout,
 		Forward:          forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
+		ProxyV2:          cfg.ProxyProtocol == "v2",
 	}, nil
 }
 

@@ -172,6 +172,9 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 		return
 	}
 	p.setBackend(c, bc)
+	if snap.ProxyV2 && !p.sendProxyHeader(c, snap, &cs, bc) {
+		return
+	}
 	go p.forward(c, tc, bc, snap.Forward)
 }
 

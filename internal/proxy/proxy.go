@@ -30,6 +30,9 @@ type Snapshot struct {
 	HandshakeTimeout time.Duration // zero means no limit
 	DialTimeout      time.Duration // zero means the system's
 	Forward          forward.Options
+	// ProxyV2 sends each backend connection a PROXY protocol version 2
+	// header first (see sendProxyHeader). False sends none.
+	ProxyV2 bool
 }
 
 // Options configure a [Proxy].
