@@ -239,8 +239,8 @@ type Config struct {
 	UnsafeAllowExpiredCRL bool
 	// ProxyProtocol is, in server mode, none or v2: with v2 every backend
 	// connection starts with a PROXY protocol version 2 header that tells
-	// the backend who connected and how (addresses, SNI, ALPN, TLS
-	// version, cipher, client certificate, group, post-quantum or not;
+	// the backend who connected and how (addresses, SNI, TLS version,
+	// cipher, client certificate, group, post-quantum or not;
 	// README, "PROXY protocol"). JSON proxy_protocol, --proxy-protocol,
 	// QUANTUM_SAFE_PROXY_PROXY_PROTOCOL. Default none.
 	ProxyProtocol string
