@@ -98,6 +98,16 @@ func durationSetter(field func(*Config) *time.Duration) func(*Config, string) er
 	}
 }
 
+// boolSetter sets a boolean field from "true" or "false" (any case, or
+// 1/0 and the other forms strconv.ParseBool takes).
+func boolSetter(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := parseBool(v)
+		*field(c) = b
+		return err
+	}
+}
+
 func parseBool(v string) (bool, error) {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
@@ -112,11 +122,7 @@ var options = []option{
 	{key: "listen", flag: "listen", env: "LISTEN", arg: "ADDR", usage: "address to accept on when systemd passes no socket: host:port or unix:/path; [::] or 0.0.0.0 is every address, IPv6 and IPv4 (default [::]:8443; 127.0.0.1:8443 in client mode)",
 		set: func(c *Config, v string) error { c.Listen = v; return nil }},
 	{key: "require_systemd_socket", flag: "require-systemd-socket", env: "REQUIRE_SYSTEMD_SOCKET", usage: "refuse to start without a socket from systemd (LISTEN_FDS) instead of binding --listen; the packaged units set it",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.RequireSystemdSocket = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.RequireSystemdSocket })},
 	{key: "target", flag: "target", env: "TARGET", arg: "ADDR", usage: "backend: host:port or unix:/path; loopback only unless --unsafe-target (default 127.0.0.1:6000)",
 		set: func(c *Config, v string) error { c.Target = v; return nil }},
 	{key: "ca_cert_path", flag: "ca-cert", env: "CA_CERT", arg: "FILE", usage: "PEM roots that client certificates must chain to (ML-DSA and ECDSA may mix)",
@@ -138,11 +144,7 @@ var options = []option{
 			return err
 		}},
 	{key: "strict_client_classical_issuer", flag: "strict-client-classical-issuer", env: "STRICT_CLIENT_CLASSICAL_ISSUER", usage: "in pqc_mode strict, accept an ML-DSA client key issued by a classical CA (as OpenSSL clients present)",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.StrictClientClassicalIssuer = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.StrictClientClassicalIssuer })},
 	{key: "min_tls_version", flag: "min-tls-version", env: "MIN_TLS_VERSION", arg: "VERSION", usage: "1.2 or 1.3 (default 1.2; strict mode needs 1.3)",
 		set: func(c *Config, v string) error { c.MinTLSVersion = v; return oneOf(v, "1.2", "1.3") }},
 	{key: "log_level", flag: "log-level", env: "LOG_LEVEL", arg: "LEVEL", usage: "error, warn, info, debug or trace (default info)",
@@ -183,11 +185,7 @@ var options = []option{
 			return nil
 		}},
 	{key: "unsafe_no_handshake_timeout", flag: "unsafe-no-handshake-timeout", env: "UNSAFE_NO_HANDSHAKE_TIMEOUT", usage: "allow handshake_timeout 0: a client that connects and stalls holds its socket forever",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.UnsafeNoHandshakeTimeout = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.UnsafeNoHandshakeTimeout })},
 	{key: "mode", flag: "mode", env: "MODE", arg: "MODE", usage: "server (accept TLS, forward plain text to target) or client (accept plain text, forward over TLS to target) (default server)",
 		set: func(c *Config, v string) error { c.Mode = Mode(v); return oneOf(v, "server", "client") }},
 	{key: "server_name", flag: "server-name", env: "SERVER_NAME", arg: "NAME", usage: "client mode: the name the server's certificate must hold, sent as SNI (default the host of target)",
@@ -205,29 +203,13 @@ var options = []option{
 	{key: "crl_files", flag: "crl-file", env: "CRL_FILES", arg: "FILE", usage: "PEM or DER CRL of a CA in ca_cert_path; peers it revokes are refused; repeatable",
 		list: func(c *Config) *[]string { return &c.CRLFiles }, item: nonEmpty},
 	{key: "unsafe_allow_expired_crl", flag: "unsafe-allow-expired-crl", env: "UNSAFE_ALLOW_EXPIRED_CRL", usage: "keep admitting peers when a CRL is past its nextUpdate (by default every peer certificate is then refused)",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.UnsafeAllowExpiredCRL = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.UnsafeAllowExpiredCRL })},
 	{key: "proxy_protocol", flag: "proxy-protocol", env: "PROXY_PROTOCOL", arg: "VERSION", usage: "server mode: send the backend a PROXY protocol header first: none or v2 (default none)",
 		set: func(c *Config, v string) error { c.ProxyProtocol = v; return oneOf(v, "none", "v2") }},
 	{key: "advertise_mldsa", flag: "advertise-mldsa", env: "ADVERTISE_MLDSA", usage: "client mode: offer ML-DSA signature algorithms in the ClientHello; false for TLS-inspecting middleboxes that reset such ClientHellos (default true)",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.AdvertiseMLDSA = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.AdvertiseMLDSA })},
 	{key: "unsafe_target", flag: "unsafe-target", env: "UNSAFE_TARGET", usage: "allow a backend that is not loopback or a unix socket (plain text leaves the host)",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.UnsafeTarget = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.UnsafeTarget })},
 	{key: "unsafe_listen", flag: "unsafe-listen", env: "UNSAFE_LISTEN", usage: "client mode: allow a listen address that is not loopback or a unix socket (anyone who reaches it uses this proxy's client certificates)",
-		set: func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.UnsafeListen = b
-			return err
-		}},
+		set: boolSetter(func(c *Config) *bool { return &c.UnsafeListen })},
 }

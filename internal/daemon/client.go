@@ -7,27 +7,9 @@ import (
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
-	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/listen"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
-	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
-
-// newClientSnapshot builds a client-mode snapshot: the TLS client policy
-// (CA bundle, client chains, peer checks) and the remote target.
-func newClientSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
-	cl, err := tlsconf.NewClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &proxy.Snapshot{
-		Client:           cl,
-		Target:           cfg.Target,
-		HandshakeTimeout: cfg.HandshakeTimeout,
-		DialTimeout:      cfg.DialTimeout,
-		Forward:          forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
-	}, nil
-}
 
 // logClient says, at start and on every reload, what client mode does:
 // where plain text from local clients goes, what the server must show,

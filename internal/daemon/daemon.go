@@ -27,22 +27,26 @@ import (
 )
 
 // NewSnapshot loads certificates and builds everything a connection needs.
+// In client mode the TLS policy is the client's (CA bundle, client
+// chains, peer checks) and the target is the remote server.
 func NewSnapshot(cfg *config.Config) (*proxy.Snapshot, error) {
-	if cfg.Mode == config.ModeClient {
-		return newClientSnapshot(cfg)
-	}
-	srv, err := tlsconf.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &proxy.Snapshot{
-		TLS:              srv,
+	s := &proxy.Snapshot{
 		Target:           cfg.Target,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		DialTimeout:      cfg.DialTimeout,
 		Forward:          forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout},
 		ProxyV2:          cfg.ProxyProtocol == "v2",
-	}, nil
+	}
+	var err error
+	if cfg.Mode == config.ModeClient {
+		s.Client, err = tlsconf.NewClient(cfg)
+	} else {
+		s.TLS, err = tlsconf.New(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // logSnapshot logs each served chain, at start and on every reload, and
