@@ -41,7 +41,7 @@ func TestRevokedIntermediateInBundle(t *testing.T) {
 	rootCRL := filepath.Join(dir, "root.crl")
 	interCRL := filepath.Join(dir, "inter.crl")
 	writeCRL(t, rootCRL, root.cert, root.key, time.Now().Add(time.Hour), 0x10) // revokes the intermediate
-	writeCRL(t, interCRL, inter.cert, inter.key, time.Now().Add(time.Hour))     // revokes nothing
+	writeCRL(t, interCRL, inter.cert, inter.key, time.Now().Add(time.Hour))    // revokes nothing
 
 	cfg := config.Default()
 	cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, certs.ServerECDSACert), KeyPath: filepath.Join(dir, certs.ServerECDSAKey)}}
