@@ -23,7 +23,7 @@ func TestCheckClientMode(t *testing.T) {
 		"mode client: plain text accepted locally goes over TLS 1.3 or later to pq.example.com:443; the server's certificate must hold pq.example.com\n",
 		"pqc_mode strict: the server must negotiate X25519MLKEM768, SecP256r1MLKEM768 or SecP384r1MLKEM1024 and authenticate with an ML-DSA key (its issuers may sign classically)\n",
 		"server CA: CN=quantum-safe-proxy development ML-DSA-65 root,O=quantum-safe-proxy development, ML-DSA-65\n",
-		"allow rules (allow_dns): a server certificate must match one of them\n",
+		"allow rules: a server certificate must match one of allow_dns [\"pq.example.com\"]\n",
 		"client chain 1: CN=client-ecdsa,O=quantum-safe-proxy development, ECDSA P-256, 1 certificate(s), expires ",
 	} {
 		if !strings.Contains(out, want) {

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"os"
 	"strings"
@@ -71,6 +72,16 @@ func (c *CRL) Expired(now time.Time) bool {
 // lists only the changes since a complete CRL.
 var oidDeltaCRLIndicator = asn1.ObjectIdentifier{2, 5, 29, 27}
 
+// oidIssuingDistributionPoint limits a CRL to a part of what its CA
+// issued (some reasons, user or CA certificates, one distribution point),
+// or makes it indirect (RFC 5280, section 5.2.5). Such a CRL cannot show
+// that a certificate outside its part is not revoked.
+var oidIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+
+// oidCertificateIssuer, on an entry, names another issuer than the CRL's
+// (indirect CRLs, RFC 5280, section 5.3.3).
+var oidCertificateIssuer = asn1.ObjectIdentifier{2, 5, 29, 29}
+
 // LoadCRLs reads the CRLs of a file: PEM with one or more "X509 CRL"
 // blocks (RFC 7468, section 5), or one DER CRL. Each must be signed by a
 // certificate among cas, the CA certificates read from caPath: one whose
@@ -78,6 +89,9 @@ var oidDeltaCRLIndicator = asn1.ObjectIdentifier{2, 5, 29, 27}
 // ML-DSA) verifies the CRL's signature.
 func LoadCRLs(path string, cas []*x509.Certificate, caPath string) ([]*CRL, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such file (named in crl_files); give the path of a CRL of a CA in %s, PEM or DER", path, caPath)
+	}
 	if err != nil {
 		return nil, access.Explain(path, access.CRL, err)
 	}
@@ -91,10 +105,8 @@ func LoadCRLs(path string, cas []*x509.Certificate, caPath string) ([]*CRL, erro
 		if c.List, err = x509.ParseRevocationList(der); err != nil {
 			return nil, fmt.Errorf("%s: not a readable CRL (%v); give the CRL as the CA wrote it, PEM or DER (openssl crl -in FILE -text shows whether OpenSSL can read it)", c.Name(), err)
 		}
-		for _, e := range c.List.Extensions {
-			if e.Id.Equal(oidDeltaCRLIndicator) {
-				return nil, fmt.Errorf("%s: a delta CRL, which lists only the changes since a complete CRL; give the complete CRL instead", c.Name())
-			}
+		if err := checkScope(c); err != nil {
+			return nil, err
 		}
 		if c.Issuer, err = crlIssuer(c, cas, caPath); err != nil {
 			return nil, err
@@ -106,6 +118,31 @@ func LoadCRLs(path string, cas []*x509.Certificate, caPath string) ([]*CRL, erro
 		out[i] = c
 	}
 	return out, nil
+}
+
+// checkScope refuses a CRL that is not one complete list of what its CA
+// revoked: a delta CRL, a partitioned or indirect one, or one with
+// another critical extension, which RFC 5280 (section 5.2) says must not
+// be used by a reader that does not process it.
+func checkScope(c *CRL) error {
+	for _, e := range c.List.Extensions {
+		switch {
+		case e.Id.Equal(oidDeltaCRLIndicator):
+			return fmt.Errorf("%s: a delta CRL, which lists only the changes since a complete CRL; give the complete CRL instead", c.Name())
+		case e.Id.Equal(oidIssuingDistributionPoint):
+			return fmt.Errorf("%s: a partitioned or indirect CRL (issuingDistributionPoint), which covers only part of what its CA issued; give the CA's complete CRL instead", c.Name())
+		case e.Critical:
+			return fmt.Errorf("%s: has a critical extension %s that this proxy does not process, so it must not be used (RFC 5280, section 5.2); give a CRL without it", c.Name(), e.Id)
+		}
+	}
+	for _, r := range c.List.RevokedCertificateEntries {
+		for _, e := range r.Extensions {
+			if e.Id.Equal(oidCertificateIssuer) || e.Critical {
+				return fmt.Errorf("%s: the entry for serial %X has a critical or certificate-issuer extension (an indirect CRL), which this proxy does not process; give the CA's own complete CRL instead", c.Name(), r.SerialNumber)
+			}
+		}
+	}
+	return nil
 }
 
 // crlBlocks returns the DER of each CRL in a file's data: its "X509 CRL"

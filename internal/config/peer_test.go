@@ -76,6 +76,8 @@ func TestPeerRuleProblems(t *testing.T) {
 				"--proxy-protocol: proxy_protocol applies to mode server (a header for the plain-text backend); remove it",
 				"--advertise-mldsa: false cannot be used with pqc_mode strict, which requires the server to authenticate with ML-DSA; use pqc_mode hybrid",
 			}},
+		{name: "misspelt mode hides the rest", args: []string{"--mode", "clinet", "--target", "pq.example.com:443"},
+			want: []string{`--mode: "clinet" is not one of server, client`}},
 		{name: "relative unix listener", args: append(slices.Clone(pki), "--listen", "unix:app.sock"),
 			want: []string{`--listen: "unix:app.sock": a unix socket needs an absolute path, e.g. unix:/run/quantum-safe-proxy/app.sock`}},
 	})

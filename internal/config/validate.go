@@ -16,6 +16,9 @@ import (
 func (l *loader) validate() {
 	c := l.cfg
 	l.checkListen()
+	if c.Mode != ModeServer && c.Mode != ModeClient {
+		return // reported; every check that follows depends on the mode
+	}
 	if c.Mode == ModeClient {
 		l.checkClientMode()
 	} else {

@@ -101,6 +101,28 @@ func (a *Allow) rules() string {
 	return strings.Join(set, ", ")
 }
 
+// values lists each rule set with its values, for check: an operator
+// sees there what a comma-separated variable was split into.
+func (a *Allow) values() string {
+	var set []string
+	for _, r := range []struct {
+		key  string
+		vals []string
+	}{{"allow_cn", a.CN}, {"allow_ou", a.OU}, {"allow_dns", a.DNS}, {"allow_uri", a.URI}} {
+		if len(r.vals) > 0 {
+			set = append(set, fmt.Sprintf("%s %q", r.key, r.vals))
+		}
+	}
+	if len(a.SPKI) > 0 {
+		pins := make([]string, len(a.SPKI))
+		for i, p := range a.SPKI {
+			pins[i] = base64.StdEncoding.EncodeToString(p[:])
+		}
+		set = append(set, fmt.Sprintf("allow_spki_sha256 %q", pins))
+	}
+	return strings.Join(set, ", ")
+}
+
 // Identity describes what the allow rules look at in a certificate, for
 // logs: CN, OUs, DNS and URI names, and the SPKI pin.
 func Identity(leaf *x509.Certificate) string {
@@ -139,9 +161,22 @@ func dnsMatch(rule, name string) bool {
 // uriMatch compares a URI rule with a certificate's URI name: exactly, or
 // as a prefix when the rule ends in "/" (so spiffe://example.org/ns/prod/
 // admits every workload under it, and not spiffe://example.org/ns/prod2).
+// A URI with a dot segment ("." or "..", percent-encoded or not) never
+// matches a prefix: spiffe://example.org/ns/prod/../admin is not under
+// spiffe://example.org/ns/prod/ (SPIFFE IDs may hold no dot segments).
 func uriMatch(rule, uri string) bool {
 	if strings.HasSuffix(rule, "/") {
-		return strings.HasPrefix(uri, rule)
+		return strings.HasPrefix(uri, rule) && !hasDotSegment(uri[len(rule)-1:])
 	}
 	return uri == rule
+}
+
+func hasDotSegment(path string) bool {
+	for _, seg := range strings.Split(strings.ToLower(path), "/") {
+		seg = strings.ReplaceAll(seg, "%2e", ".")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }

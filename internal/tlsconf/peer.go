@@ -24,6 +24,13 @@ type PeerCheck struct {
 	// AllowExpiredCRL is unsafe_allow_expired_crl: a CRL past its
 	// nextUpdate still revokes what it lists, and refuses no one else.
 	AllowExpiredCRL bool
+	// revokedCAs are the CA certificates of ca_cert_path that a CRL of
+	// their own issuer revokes, by their DER. crypto/tls ends a verified
+	// chain at the first certificate of the CA file it reaches, so an
+	// intermediate placed there (to have its CRL checked) is the chain's
+	// anchor, and its own revocation would never be looked up along the
+	// chain: a client that sends its leaf alone would pass.
+	revokedCAs map[string]*RevokedError
 	// now is the clock of the checks; nil means time.Now.
 	now func() time.Time
 }
@@ -58,6 +65,7 @@ func newPeerCheck(cfg *config.Config, cas []*x509.Certificate) (*PeerCheck, []er
 		}
 		p.CRLs = append(p.CRLs, crls...)
 	}
+	p.revokedCAs = revokedCAs(p.CRLs, cas)
 	return p, problems
 }
 

@@ -1,11 +1,13 @@
 package tlsconf
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +96,11 @@ func (p *PeerCheck) checkRevocation(chains [][]*x509.Certificate, now time.Time)
 		return errNoVerifiedChain
 	}
 	for _, chain := range chains {
+		if re := p.revokedCAs[string(chain[len(chain)-1].Raw)]; re != nil {
+			r := *re
+			r.Position = len(chain) - 1
+			return &r
+		}
 		for i := 0; i+1 < len(chain); i++ {
 			cert, issuer := chain[i], chain[i+1]
 			for _, c := range p.CRLs {
@@ -108,6 +115,25 @@ func (p *PeerCheck) checkRevocation(chains [][]*x509.Certificate, now time.Time)
 		}
 	}
 	return nil
+}
+
+// revokedCAs finds the CA certificates that a CRL of their issuer, also
+// among cas, revokes (see PeerCheck.revokedCAs). A self-signed root is
+// its own issuer and is not looked up in its own CRL.
+func revokedCAs(crls []*certs.CRL, cas []*x509.Certificate) map[string]*RevokedError {
+	out := map[string]*RevokedError{}
+	for _, ca := range cas {
+		for _, c := range crls {
+			if bytes.Equal(c.Issuer.Raw, ca.Raw) || !bytes.Equal(ca.RawIssuer, c.Issuer.RawSubject) || ca.CheckSignatureFrom(c.Issuer) != nil {
+				continue
+			}
+			if e := c.Lookup(ca.SerialNumber); e != nil {
+				out[string(ca.Raw)] = &RevokedError{Subject: ca.Subject.String(), Serial: ca.SerialNumber,
+					Issuer: c.Issuer.Subject.String(), CRL: c.Name(), RevokedAt: e.RevocationTime, Reason: e.ReasonCode}
+			}
+		}
+	}
+	return out
 }
 
 // SerialHex writes a serial number as `openssl x509 -noout -serial`
@@ -138,8 +164,14 @@ func (p *PeerCheck) Warnings(peer string, now time.Time) []string {
 		}
 	}
 	if p.AllowExpiredCRL && len(p.CRLs) > 0 {
-		out = append(out, "unsafe_allow_expired_crl is set: a CRL past its nextUpdate does not refuse anyone, so revocations the CA published since go unseen")
+		out = append(out, "unsafe_allow_expired_crl is set: a CRL past its nextUpdate still refuses what it lists, and no one else, so revocations the CA published since go unseen")
 	}
+	var revoked []string
+	for _, re := range p.revokedCAs {
+		revoked = append(revoked, fmt.Sprintf("ca_cert_path holds %s, which %s revokes: every %s certificate it issued is refused (revoked); remove it from ca_cert_path", re.Subject, re.CRL, peer))
+	}
+	slices.Sort(revoked)
+	out = append(out, revoked...)
 	return out
 }
 
@@ -168,7 +200,7 @@ func (p *PeerCheck) Describe(w io.Writer, peer string, cas []*x509.Certificate, 
 		}
 	}
 	if !p.Allow.Empty() {
-		fmt.Fprintf(w, "allow rules (%s): a %s certificate must match one of them\n", p.Allow.rules(), peer)
+		fmt.Fprintf(w, "allow rules: a %s certificate must match one of %s\n", peer, p.Allow.values())
 	}
 }
 
