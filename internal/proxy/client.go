@@ -157,6 +157,7 @@ func (p *Proxy) refuseRemote(c *conn, snap *Snapshot, listener string, err error
 		reason, hint := snap.Client.Explain(ctx, err, func(ctx context.Context) (net.Conn, error) { return dial(ctx, snap) })
 		cancel()
 		args = append(args, "reason", reason, "error", logging.Clip(err.Error()))
+		args = append(args, refusalAttrs(err)...)
 		if hint != "" {
 			args = append(args, "hint", hint)
 		}

@@ -85,14 +85,7 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	if c.resumed {
 		args = append(args, "resumed", true)
 	}
-	// What an allow rule or CRL refused: the values come from the
-	// client's certificate.
-	for _, a := range tlsconf.RefusalAttrs(err) {
-		if v, ok := a.(string); ok {
-			a = logging.Clip(v)
-		}
-		args = append(args, a)
-	}
+	args = append(args, refusalAttrs(err)...)
 	if hint != "" {
 		args = append(args, "hint", hint)
 	}
@@ -121,4 +114,16 @@ func readable(fd uintptr) bool {
 	var b [1]byte
 	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return err != syscall.EAGAIN
+}
+
+// refusalAttrs details what an allow rule or CRL refused, clipped: the
+// values come from the peer's certificate.
+func refusalAttrs(err error) []any {
+	attrs := tlsconf.RefusalAttrs(err)
+	for i, a := range attrs {
+		if v, ok := a.(string); ok {
+			attrs[i] = logging.Clip(v)
+		}
+	}
+	return attrs
 }
