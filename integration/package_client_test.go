@@ -181,6 +181,9 @@ func remoteTarget(t *testing.T, b *systemdBox) {
 	if e["QSP_TARGET"] != ip+":8443" || !strings.Contains(fmt.Sprint(e["QSP_ERROR"]), "i/o timeout") {
 		t.Errorf("target unreachable: target %v error %v, want %s:8443 and an i/o timeout", e["QSP_TARGET"], e["QSP_ERROR"], ip)
 	}
+	if !strings.Contains(fmt.Sprint(e["QSP_HINT"]), "IPAddressAllow=") {
+		t.Errorf("target unreachable: hint %q does not point at the units' firewall", e["QSP_HINT"])
+	}
 	// What `systemctl edit quantum-safe-proxy@127.0.0.1:9001.service` writes.
 	writeBoxFile(t, b, "/etc/systemd/system/"+instance+".service.d/override.conf", "[Service]\nIPAddressAllow="+ip+"\n")
 	b.exec("systemctl", "daemon-reload")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
@@ -148,7 +149,11 @@ func (p *Proxy) refuseRemote(c *conn, snap *Snapshot, listener string, err error
 		c.log.Warn("handshake refused", append(args, "reason", ReasonHandshakeEvicted,
 			"hint", "more than max_handshakes handshakes were in progress; the oldest was cut")...)
 	case errors.As(err, &de):
-		c.log.Warn("target unreachable", append(args, "error", err.Error())...)
+		args = append(args, "error", err.Error())
+		if firewalled(err) {
+			args = append(args, "hint", "under the packaged units this is most likely their firewall (IPAddressDeny=any, IPAddressAllow=localhost): allow the target's addresses and DNS servers with IPAddressAllow= in a drop-in (README, Client mode under systemd)")
+		}
+		c.log.Warn("target unreachable", args...)
 	default:
 		p.Stats.Refused.Add(1)
 		// A second handshake may be made to tell the cause: under the
@@ -235,4 +240,12 @@ func presented(d *tlsconf.Dialed) string {
 		return "none"
 	}
 	return d.Chain.Algorithm()
+}
+
+// firewalled reports whether a dial failed as systemd's IPAddressDeny=
+// makes it fail: packets dropped (a timeout) or, for a datagram such as
+// a DNS query, EPERM from the send.
+func firewalled(err error) bool {
+	var nerr net.Error
+	return errors.Is(err, syscall.EPERM) || errors.As(err, &nerr) && nerr.Timeout()
 }
