@@ -216,7 +216,8 @@ type Config struct {
 	AllowDNS []string
 	// AllowURI admits a certificate with a matching URI subject alternative
 	// name, such as a SPIFFE ID: exactly, or, for a rule that ends in "/",
-	// any URI that starts with it (spiffe://example.org/ns/prod/). JSON
+	// any URI that starts with it (spiffe://example.org/ns/prod/) and has
+	// neither dot segments nor percent-encoding after it. JSON
 	// allow_uri, --allow-uri, QUANTUM_SAFE_PROXY_ALLOW_URI.
 	AllowURI []string
 	// AllowSPKISHA256 admits a certificate whose public key, as DER

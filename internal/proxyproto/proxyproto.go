@@ -22,6 +22,10 @@ const signature = "\r\n\r\n\x00\r\nQUIT\n"
 // was relayed on behalf of the client), and the family and transport byte.
 const (
 	verCmdProxy = 0x21
+	// verCmdLocal is what HAProxy sends, TLVs included, when it has no
+	// addresses to give; HAProxy and go-proxyproto as receivers refuse
+	// PROXY with AF_UNSPEC, and accept LOCAL.
+	verCmdLocal = 0x20
 	famUnspec   = 0x00 // AF_UNSPEC, UNSPEC: no addresses follow
 	famTCP4     = 0x11 // AF_INET, STREAM: 4+4+2+2 address bytes
 	famTCP6     = 0x21 // AF_INET6, STREAM: 16+16+2+2 address bytes
@@ -63,8 +67,10 @@ type Header struct {
 	// Source is the client's address and Destination the address it
 	// connected to. When both are valid and of one family (an IPv4-mapped
 	// IPv6 address counts as IPv4), the header says TCP over IPv4 or IPv6;
-	// otherwise (a unix socket listener, for instance) it says AF_UNSPEC
-	// and carries no addresses, only the TLVs.
+	// otherwise (a unix socket listener, for instance) it is a LOCAL
+	// header with AF_UNSPEC, no addresses and the TLVs, as HAProxy sends
+	// (a receiver then takes the connection's own addresses; HAProxy also
+	// ignores the TLVs of a LOCAL header).
 	Source, Destination netip.AddrPort
 	// Authority is the server name (SNI) the client sent, "" if none.
 	Authority string
@@ -117,7 +123,7 @@ func (h *Header) Append(b []byte) ([]byte, error) {
 		b = append(b, s[:]...)
 		b = append(b, d[:]...)
 	default:
-		b = append(b, verCmdProxy, famUnspec, 0, 0)
+		b = append(b, verCmdLocal, famUnspec, 0, 0)
 	}
 	if b[start+13] != famUnspec {
 		b = binary.BigEndian.AppendUint16(b, h.Source.Port())

@@ -85,13 +85,13 @@ func TestAppendHandComputed(t *testing.T) {
 			9c40 20fb
 			02 0003 'a.b'`,
 	}, {
-		name: "families differ: AF_UNSPEC, no addresses, TLVs kept",
+		name: "families differ: LOCAL with AF_UNSPEC, no addresses, TLVs kept",
 		h:    Header{Source: netip.MustParseAddrPort("[::1]:1"), Destination: loopDst, ALPN: "h2"},
-		want: sig + ` 21 00 0005 01 0002 'h2'`,
+		want: sig + ` 20 00 0005 01 0002 'h2'`,
 	}, {
 		name: "no addresses (a unix socket listener), classical TLS 1.2 without a client certificate",
 		h:    Header{TLS: &TLS{Client: ClientSSL, Version: "TLSv1.2"}},
-		want: sig + ` 21 00 0012
+		want: sig + ` 20 00 0012
 			20 000f 01 00000001 # SSL, verify 1: no verified certificate
 			21 0007 'TLSv1.2'`,
 	}, {
@@ -116,7 +116,7 @@ func TestAppendHandComputed(t *testing.T) {
 	}, {
 		name: "classical group",
 		h:    Header{TLS: &TLS{Client: ClientSSL, Group: "X25519"}},
-		want: sig + ` 21 00 0015
+		want: sig + ` 20 00 0015
 			20 0005 01 00000001
 			e0 0006 'X25519'
 			e1 0001 '0'`,

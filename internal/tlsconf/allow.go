@@ -161,19 +161,22 @@ func dnsMatch(rule, name string) bool {
 // uriMatch compares a URI rule with a certificate's URI name: exactly, or
 // as a prefix when the rule ends in "/" (so spiffe://example.org/ns/prod/
 // admits every workload under it, and not spiffe://example.org/ns/prod2).
-// A URI with a dot segment ("." or "..", percent-encoded or not) never
-// matches a prefix: spiffe://example.org/ns/prod/../admin is not under
-// spiffe://example.org/ns/prod/ (SPIFFE IDs may hold no dot segments).
+// A URI whose part under the prefix has a dot segment or any
+// percent-encoding never matches a prefix: spiffe://example.org/ns/prod/../admin
+// and .../prod/x%2F..%2Fadmin are not under spiffe://example.org/ns/prod/
+// for a backend that decodes and normalises (SPIFFE IDs may hold neither).
 func uriMatch(rule, uri string) bool {
 	if strings.HasSuffix(rule, "/") {
-		return strings.HasPrefix(uri, rule) && !hasDotSegment(uri[len(rule)-1:])
+		return strings.HasPrefix(uri, rule) && !escapes(uri[len(rule)-1:])
 	}
 	return uri == rule
 }
 
-func hasDotSegment(path string) bool {
-	for _, seg := range strings.Split(strings.ToLower(path), "/") {
-		seg = strings.ReplaceAll(seg, "%2e", ".")
+func escapes(path string) bool {
+	if strings.Contains(path, "%") {
+		return true
+	}
+	for _, seg := range strings.Split(path, "/") {
 		if seg == "." || seg == ".." {
 			return true
 		}

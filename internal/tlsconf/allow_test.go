@@ -81,6 +81,8 @@ func TestAllowRules(t *testing.T) {
 		{"uri sibling namespace", allowLeaf(t, "", nil, nil, []string{"spiffe://example.org/ns/prod2/sa/web"}), config.Config{AllowURI: []string{"spiffe://example.org/ns/prod/"}}, false},
 		{"uri prefix escaped by dot segments", allowLeaf(t, "", nil, nil, []string{"spiffe://example.org/ns/prod/../admin"}), config.Config{AllowURI: []string{"spiffe://example.org/ns/prod/"}}, false},
 		{"uri prefix escaped by encoded dot segments", allowLeaf(t, "", nil, nil, []string{"spiffe://example.org/ns/prod/%2E%2e/admin"}), config.Config{AllowURI: []string{"spiffe://example.org/ns/prod/"}}, false},
+		{"uri prefix escaped by encoded slashes", allowLeaf(t, "", nil, nil, []string{"spiffe://example.org/ns/prod/x%2F..%2F..%2Fadmin"}), config.Config{AllowURI: []string{"spiffe://example.org/ns/prod/"}}, false},
+		{"uri exact rule may hold percent-encoding", allowLeaf(t, "", nil, nil, []string{"urn:x:a%20b"}), config.Config{AllowURI: []string{"urn:x:a%20b"}}, true},
 		{"uri other trust domain", alice, config.Config{AllowURI: []string{"spiffe://example.com/ns/prod/"}}, false},
 		{"spki base64", alice, config.Config{AllowSPKISHA256: []string{base64.StdEncoding.EncodeToString(pin[:])}}, true},
 		{"spki hex", alice, config.Config{AllowSPKISHA256: []string{hex.EncodeToString(pin[:])}}, true},

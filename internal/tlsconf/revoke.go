@@ -98,7 +98,7 @@ func (p *PeerCheck) checkRevocation(chains [][]*x509.Certificate, now time.Time)
 	for _, chain := range chains {
 		if re := p.revokedCAs[string(chain[len(chain)-1].Raw)]; re != nil {
 			r := *re
-			r.Position = len(chain) - 1
+			r.Position += len(chain) - 1
 			return &r
 		}
 		for i := 0; i+1 < len(chain); i++ {
@@ -118,13 +118,16 @@ func (p *PeerCheck) checkRevocation(chains [][]*x509.Certificate, now time.Time)
 }
 
 // revokedCAs finds the CA certificates that a CRL of their issuer, also
-// among cas, revokes (see PeerCheck.revokedCAs). A self-signed root is
-// its own issuer and is not looked up in its own CRL.
+// among cas, revokes (see PeerCheck.revokedCAs), and then every CA of
+// cas issued below one of them: a client that sends its leaf alone gets
+// a verified chain that ends at the lowest CA of the bundle, so a
+// revocation higher up must already be known there. A self-signed root
+// is its own issuer and is not looked up in its own CRL.
 func revokedCAs(crls []*certs.CRL, cas []*x509.Certificate) map[string]*RevokedError {
 	out := map[string]*RevokedError{}
 	for _, ca := range cas {
 		for _, c := range crls {
-			if bytes.Equal(c.Issuer.Raw, ca.Raw) || !bytes.Equal(ca.RawIssuer, c.Issuer.RawSubject) || ca.CheckSignatureFrom(c.Issuer) != nil {
+			if bytes.Equal(c.Issuer.Raw, ca.Raw) || !issuedBy(ca, c.Issuer) {
 				continue
 			}
 			if e := c.Lookup(ca.SerialNumber); e != nil {
@@ -133,7 +136,30 @@ func revokedCAs(crls []*certs.CRL, cas []*x509.Certificate) map[string]*RevokedE
 			}
 		}
 	}
+	// Below a revoked CA: the same refusal, naming the revoked CA.
+	for grew := true; grew; {
+		grew = false
+		for _, ca := range cas {
+			if out[string(ca.Raw)] != nil {
+				continue
+			}
+			for _, parent := range cas {
+				if re := out[string(parent.Raw)]; re != nil && !bytes.Equal(parent.Raw, ca.Raw) && issuedBy(ca, parent) {
+					below := *re
+					below.Position++ // how far above ca the revoked CA is
+					out[string(ca.Raw)] = &below
+					grew = true
+					break
+				}
+			}
+		}
+	}
 	return out
+}
+
+// issuedBy reports whether issuer's key signed cert under issuer's name.
+func issuedBy(cert, issuer *x509.Certificate) bool {
+	return bytes.Equal(cert.RawIssuer, issuer.RawSubject) && cert.CheckSignatureFrom(issuer) == nil
 }
 
 // SerialHex writes a serial number as `openssl x509 -noout -serial`
@@ -167,8 +193,16 @@ func (p *PeerCheck) Warnings(peer string, now time.Time) []string {
 		out = append(out, "unsafe_allow_expired_crl is set: a CRL past its nextUpdate still refuses what it lists, and no one else, so revocations the CA published since go unseen")
 	}
 	var revoked []string
-	for _, re := range p.revokedCAs {
-		revoked = append(revoked, fmt.Sprintf("ca_cert_path holds %s, which %s revokes: every %s certificate it issued is refused (revoked); remove it from ca_cert_path", re.Subject, re.CRL, peer))
+	for raw, re := range p.revokedCAs {
+		ca, err := x509.ParseCertificate([]byte(raw))
+		if err != nil {
+			continue
+		}
+		what := "which " + re.CRL + " revokes"
+		if ca.Subject.String() != re.Subject {
+			what = fmt.Sprintf("issued under %s, which %s revokes", re.Subject, re.CRL)
+		}
+		revoked = append(revoked, fmt.Sprintf("ca_cert_path holds %s, %s: every %s certificate under it is refused (revoked); remove it from ca_cert_path", ca.Subject, what, peer))
 	}
 	slices.Sort(revoked)
 	out = append(out, revoked...)
