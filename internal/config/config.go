@@ -253,6 +253,21 @@ type Config struct {
 	// --advertise-mldsa, QUANTUM_SAFE_PROXY_ADVERTISE_MLDSA. Default true.
 	AdvertiseMLDSA bool
 
+	// AdminListen is where the admin HTTP endpoint (/metrics, /healthz,
+	// /readyz) listens: host:port or unix:/path; "" for none. A socket
+	// systemd passes with FileDescriptorName=admin serves it instead. It
+	// must be loopback or a unix socket unless UnsafeAdminListen: the
+	// endpoint is plain HTTP without authentication. It changes only with
+	// a restart. JSON admin_listen, --admin-listen,
+	// QUANTUM_SAFE_PROXY_ADMIN_LISTEN. Default none.
+	AdminListen string
+	// UnsafeAdminListen allows an admin address (or an admin socket from
+	// systemd) that is not loopback or a unix socket: anyone who reaches
+	// it reads the metrics, which name the served certificates and the
+	// traffic's volume. JSON unsafe_admin_listen, --unsafe-admin-listen.
+	// Default false.
+	UnsafeAdminListen bool
+
 	// UnsafeTarget allows a backend that is not loopback or a unix socket:
 	// the bytes then cross a network in the clear. JSON unsafe_target,
 	// --unsafe-target. Default false.

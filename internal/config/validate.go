@@ -16,6 +16,7 @@ import (
 func (l *loader) validate() {
 	c := l.cfg
 	l.checkListen()
+	l.checkAdminListen()
 	if c.Mode != ModeServer && c.Mode != ModeClient {
 		return // reported; every check that follows depends on the mode
 	}
@@ -125,6 +126,37 @@ func (l *loader) checkListen() {
 	if err != nil {
 		l.fail("%s: %q is neither host:port (e.g. [::]:8443 or 127.0.0.1:8443) nor unix:/path", l.label("listen"), l.cfg.Listen)
 	}
+}
+
+// checkAdminListen checks admin_listen: none, unix:/path, or host:port
+// on loopback unless unsafe_admin_listen. A socket named admin from
+// systemd is checked when it is passed (package daemon).
+func (l *loader) checkAdminListen() {
+	a := l.cfg.AdminListen
+	if a == "" {
+		return
+	}
+	if path, ok := strings.CutPrefix(a, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			l.fail("%s: %q: a unix socket needs an absolute path, e.g. unix:/run/quantum-safe-proxy/admin.sock", l.label("admin_listen"), a)
+		}
+		return
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		l.fail("%s: %q is neither host:port (e.g. 127.0.0.1:9090) nor unix:/path", l.label("admin_listen"), a)
+		return
+	}
+	if l.cfg.UnsafeAdminListen {
+		return
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && addr.IsLoopback() || host == "localhost" {
+		return
+	}
+	l.fail("%s: %q is not loopback: the admin endpoint is plain HTTP without authentication; listen on 127.0.0.1:PORT or unix:/path, or set unsafe_admin_listen (--unsafe-admin-listen) if you mean it", l.label("admin_listen"), a)
 }
 
 // checkTarget keeps plain text on the host: the backend must be a unix

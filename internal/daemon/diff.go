@@ -59,6 +59,8 @@ var settings = []setting{
 	{"unsafe_allow_expired_crl", "UnsafeAllowExpiredCRL", func(c *config.Config) any { return c.UnsafeAllowExpiredCRL }},
 	{"proxy_protocol", "ProxyProtocol", func(c *config.Config) any { return c.ProxyProtocol }},
 	{"advertise_mldsa", "AdvertiseMLDSA", func(c *config.Config) any { return c.AdvertiseMLDSA }},
+	{"admin_listen", "AdminListen", func(c *config.Config) any { return c.AdminListen }},
+	{"unsafe_admin_listen", "UnsafeAdminListen", func(c *config.Config) any { return c.UnsafeAdminListen }},
 	{"unsafe_target", "UnsafeTarget", func(c *config.Config) any { return c.UnsafeTarget }},
 	{"unsafe_listen", "UnsafeListen", func(c *config.Config) any { return c.UnsafeListen }},
 	// Not a setting: what loading noticed, logged on its own.

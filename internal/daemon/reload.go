@@ -35,7 +35,7 @@ func (d *daemon) reloadConfig() {
 		d.log.Warn("reload: " + change + " changes only with a restart; keeping the current value")
 	}
 	cfg.Listen, cfg.MaxConnections, cfg.LogFormat = d.cfg.Listen, d.cfg.MaxConnections, d.cfg.LogFormat
-	cfg.MaxHandshakes = d.cfg.MaxHandshakes
+	cfg.MaxHandshakes, cfg.AdminListen = d.cfg.MaxHandshakes, d.cfg.AdminListen
 	d.swap(cfg, snap, at, "reloaded")
 }
 
@@ -131,6 +131,9 @@ func (d *daemon) restartOnly(cfg *config.Config) []string {
 	}
 	if cfg.LogFormat != d.cfg.LogFormat {
 		out = append(out, "log_format")
+	}
+	if cfg.AdminListen != d.cfg.AdminListen {
+		out = append(out, "admin_listen")
 	}
 	return out
 }
