@@ -95,6 +95,13 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "check":
 		return runCheck(args[1:], environ, stdout)
 	}
+	print, asJSON, args, err := printConfigFlags(args)
+	switch {
+	case err != nil:
+		return err
+	case print:
+		return printConfig(args, environ, asJSON, stdout, stderr)
+	}
 	// The daemon loads the configuration at start and again on SIGHUP,
 	// with the environment as it is then.
 	load := func() (*config.Config, error) { return loadConfig(args, environ, stdout) }
@@ -117,6 +124,9 @@ func usage(w io.Writer) {
                                             --as service (the default for a file in /etc/quantum-safe-proxy)
                                             also finds files the packaged service could not read;
                                             --quiet prints nothing when it loads (problems still go to stderr)
+  quantum-safe-proxy --print-config [--json] [options]
+                                            print every setting in force and where it came from (default,
+                                            file, env, flag, implied); reads no key, opens no socket
   quantum-safe-proxy certs init --dir DIR [--force]
                                             write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
   quantum-safe-proxy certs init --host --dir DIR --ca-dir DIR [--force]

@@ -22,6 +22,9 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 .B quantum\-safe\-proxy check
 [\fB\-\-as service\fR|\fBself\fR] [\fB\-\-quiet\fR] [\fIoptions\fR]
 .br
+.B quantum\-safe\-proxy \-\-print\-config
+[\fB\-\-json\fR] [\fIoptions\fR]
+.br
 .B quantum\-safe\-proxy certs init
 \fB\-\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
 .br
@@ -70,6 +73,16 @@ finds every file the packaged service could not read (see KEY PERMISSIONS),
 though root, who runs it, reads them all; \fB\-\-as self\fR leaves that out.
 \fB\-\-quiet\fR (\fB\-q\fR) prints nothing when the configuration loads
 (problems still go to stderr); the units' \fBExecReload=\fR runs it
+.TP
+.B \-\-print\-config
+print every setting in force with where its value came from: default,
+file, env (the variable), flag, implied by another setting, or mapped from
+a Rust option; paths with \fB${CREDENTIALS_DIRECTORY}\fR expanded, the
+form given noted. It reads only the configuration file: no certificate or
+key, and it opens no socket. With \fB\-\-json\fR, one object whose
+\fBconfig\fR is a configuration file that loads to the same settings and
+whose \fBsources\fR says where each came from. A configuration with
+problems prints them as a start would, and nothing else (exit 78)
 .TP
 .B certs inspect
 describe each PEM file: every certificate (subject, issuer, key, names,

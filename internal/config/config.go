@@ -287,6 +287,8 @@ type Config struct {
 
 	// file is the --config-file read, "" if none.
 	file string
+	// sources says where each setting came from, for --print-config.
+	sources *sources
 
 	// hybridMode is the Rust project's hybrid_mode when it was set; it is
 	// folded into PQCMode by validation.

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +14,8 @@ import (
 // FuzzLoad feeds a config file, command-line arguments (one per line) and
 // QUANTUM_SAFE_PROXY_* variables (one per line) to Load together. Whatever
 // the bytes, it returns a configuration that holds up or one-line
-// problems, never panics, and gives the same answer twice.
+// problems, never panics, and gives the same answer twice; and what
+// --print-config --json prints of it loads back to the same settings.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"listen": "0.0.0.0:8443", "target": "127.0.0.1:6000", "cert_path": "a", "key_path": "b", "hybrid_mode": true}`), "", "")
 	f.Add([]byte(`{"certificates": [{"cert_path": "a", "key_path": "b", "server_names": ["x"]}], "handshake_timeout": 2.5}`), "--from-env", "QUANTUM_SAFE_PROXY_DRAIN_TIMEOUT=1e300")
@@ -35,6 +38,9 @@ func FuzzLoad(f *testing.F) {
 		environ := lines(env)
 		c, err := Load(argv, environ)
 		checkLoaded(t, c, err)
+		if err == nil {
+			checkPrinted(t, c, environ)
+		}
 		c2, err2 := Load(argv, environ)
 		if !reflect.DeepEqual(c, c2) || (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() {
 			t.Fatalf("two loads differ:\n%+v %v\n%+v %v", c, err, c2, err2)
@@ -90,5 +96,22 @@ func checkLoaded(t *testing.T, c *Config, err error) {
 	}
 	if c.PQCMode == PQCStrict && c.MinTLSVersion != "1.3" {
 		t.Fatal("strict mode accepted with TLS 1.2")
+	}
+}
+
+// checkPrinted holds what --print-config --json promises: its "config"
+// loads to the same settings. A value that is not UTF-8 is refused
+// instead (TestPrintJSONRefusesNonUTF8).
+func checkPrinted(t *testing.T, c *Config, environ []string) {
+	t.Helper()
+	if err := c.PrintJSON(io.Discard); err != nil && strings.Contains(err.Error(), "is not UTF-8") {
+		return
+	}
+	c2, printed, printed2 := roundTrip(t, c, environ)
+	if got, want := settingsOf(c2), settingsOf(c); !reflect.DeepEqual(got, want) {
+		t.Fatalf("printed configuration loads to other settings:\n%+v\nwant:\n%+v\nprinted:\n%s", got, want, printed)
+	}
+	if !bytes.Equal(printed, printed2) {
+		t.Fatalf("printed again:\n%s\nfirst:\n%s", printed2, printed)
 	}
 }

@@ -127,6 +127,7 @@ func (l *loader) foldConnectionTimeout() {
 	}
 	if _, explicit := l.src["dial_timeout"]; !explicit {
 		l.cfg.DialTimeout = *ct
+		l.mapFrom("dial_timeout", "connection_timeout")
 		return
 	}
 	if *ct != l.cfg.DialTimeout {

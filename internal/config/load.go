@@ -54,6 +54,9 @@ type loader struct {
 	// --from-env was not given.
 	ignoredEnv []string
 	warnings   []string
+	// derived and notes record what validation filled in or rewrote,
+	// for --print-config (see sources.go).
+	derived, notes map[string]string
 }
 
 func (l *loader) fail(format string, args ...any) {
@@ -100,7 +103,7 @@ func (l *loader) apply(o *option, value, source string) {
 // program name) and the environment (as os.Environ returns it).
 // It returns every problem at once, gathered with go-multierror, as an *[Error].
 func Load(args []string, environ []string) (*Config, error) {
-	l := &loader{environ: environ, cfg: Default(), src: map[string]string{}}
+	l := &loader{environ: environ, cfg: Default(), src: map[string]string{}, derived: map[string]string{}, notes: map[string]string{}}
 	parsed := l.parseArgs(args)
 	if parsed.help {
 		return nil, ErrHelp
@@ -145,6 +148,7 @@ func Load(args []string, environ []string) (*Config, error) {
 		return nil, e
 	}
 	l.cfg.Warnings = l.warnings
+	l.cfg.sources = l.sources()
 	return l.cfg, nil
 }
 

@@ -64,6 +64,7 @@ func (l *loader) checkClientListen() {
 	c := l.cfg
 	if _, set := l.src["listen"]; !set {
 		c.Listen = clientListen
+		l.imply("listen", "mode client")
 	}
 	if strings.HasPrefix(c.Listen, "unix:") || c.UnsafeListen {
 		return
@@ -90,6 +91,7 @@ func (l *loader) checkClientMode() {
 		l.fail("%s: %q: in mode client the target is the remote TLS server, host:port (e.g. pq.example.com:443)", l.label("target"), c.Target)
 	} else if c.ServerName == "" {
 		c.ServerName = host
+		l.imply("server_name", "target")
 	}
 	if c.CACertPath == "" && !l.uncertain {
 		l.fail("mode client needs ca_cert_path (--ca-cert FILE), the roots the server's certificate must chain to; for public servers, /etc/ssl/certs/ca-certificates.crt")

@@ -40,11 +40,13 @@ func (l *loader) validate() {
 		// Allow rules name who may connect: a client without a
 		// certificate matches none, so one is required.
 		c.ClientCertMode = ClientCertRequired
+		l.imply("client_cert_mode", "ca_cert_path and "+l.allowKeys())
 	} else if !mode && c.CACertPath != "" && c.Mode != ModeClient {
 		// The Rust project's client_cert_mode defaulted to optional, and
 		// its README's basic usage gives --ca-cert alone: a CA given
 		// without a mode keeps that meaning rather than being ignored.
 		c.ClientCertMode = ClientCertOptional
+		l.imply("client_cert_mode", "ca_cert_path")
 		l.warn("%s is set and client_cert_mode is not: client certificates are verified when presented (optional), as in the Rust project; set client_cert_mode required to demand one, or none to ask for none",
 			l.label("ca_cert_path"))
 	}
@@ -62,6 +64,7 @@ func (l *loader) validate() {
 			} else {
 				c.PQCMode = PQCClassical
 			}
+			l.mapFrom("pqc_mode", "hybrid_mode")
 		} else if *c.hybridMode != (c.PQCMode != PQCClassical) {
 			l.fail("%s and %s disagree: hybrid_mode %v means pqc_mode %s; drop hybrid_mode, pqc_mode replaces it",
 				l.label("hybrid_mode"), l.label("pqc_mode"), *c.hybridMode, map[bool]string{true: "hybrid", false: "classical"}[*c.hybridMode])
@@ -69,8 +72,12 @@ func (l *loader) validate() {
 	}
 	l.foldConnectionTimeout()
 	switch {
-	case c.MinTLSVersion == "" && (c.PQCMode == PQCStrict || c.Mode == ModeClient):
+	case c.MinTLSVersion == "" && c.PQCMode == PQCStrict:
 		c.MinTLSVersion = "1.3"
+		l.imply("min_tls_version", "pqc_mode strict")
+	case c.MinTLSVersion == "" && c.Mode == ModeClient:
+		c.MinTLSVersion = "1.3"
+		l.imply("min_tls_version", "mode client")
 	case c.MinTLSVersion == "":
 		c.MinTLSVersion = "1.2"
 	case c.MinTLSVersion == "1.2" && c.PQCMode == PQCStrict:
@@ -82,6 +89,7 @@ func (l *loader) validate() {
 	l.expandCredentials()
 	if c.LogLevel == "trace" {
 		c.LogLevel = "debug"
+		l.note("log_level", "given as trace")
 	}
 }
 
@@ -205,10 +213,18 @@ func (l *loader) expandCredentials() {
 			dir, set = v, true
 		}
 	}
-	expand := func(label string, p *string) {
+	// key names the path as --print-config does (certificates[0].key_path),
+	// label as errors do (with its source: --cert[0].key_path).
+	expand := func(key string, p *string) {
 		if !strings.Contains(*p, "$") {
 			return
 		}
+		top, part, _ := strings.Cut(key, "[")
+		label := l.label(top)
+		if part != "" {
+			label += "[" + part
+		}
+		l.note(key, "given as %s", printable(*p))
 		var unknown []string
 		*p = os.Expand(*p, func(name string) string {
 			if name != credentialsVar {
@@ -224,12 +240,12 @@ func (l *loader) expandCredentials() {
 		}
 	}
 	c := l.cfg
-	expand(l.label("ca_cert_path"), &c.CACertPath)
+	expand("ca_cert_path", &c.CACertPath)
 	for i := range c.CRLFiles {
-		expand(fmt.Sprintf("%s[%d]", l.label("crl_files"), i), &c.CRLFiles[i])
+		expand(fmt.Sprintf("crl_files[%d]", i), &c.CRLFiles[i])
 	}
 	for i := range c.Certificates {
-		expand(fmt.Sprintf("%s[%d].cert_path", l.label("certificates"), i), &c.Certificates[i].CertPath)
-		expand(fmt.Sprintf("%s[%d].key_path", l.label("certificates"), i), &c.Certificates[i].KeyPath)
+		expand(fmt.Sprintf("certificates[%d].cert_path", i), &c.Certificates[i].CertPath)
+		expand(fmt.Sprintf("certificates[%d].key_path", i), &c.Certificates[i].KeyPath)
 	}
 }
