@@ -175,7 +175,7 @@ func (p *Proxy) refuseRemote(c *conn, snap *Snapshot, listener string, err error
 // line with the forwarder's result named from the local client's side.
 func (p *Proxy) forwardClient(c *conn, tc *tls.Conn, rc *forward.Conn, snap *Snapshot) {
 	defer p.recoverConn(c)
-	res := forward.Run(tc, rc, c.Conn, snap.Forward)
+	res := forward.Run(tc, rc, c.Conn, snap.Forward, nil)
 	if res.Panic != nil {
 		p.logPanic(c, res.Panic, res.Stack)
 	}

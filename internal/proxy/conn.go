@@ -201,7 +201,7 @@ func (p *Proxy) logPanic(c *conn, v any, stack []byte) {
 // forward moves bytes until the connection ends, then logs its one line.
 func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
 	defer p.recoverConn(c)
-	res := forward.Run(tc, c.Conn, bc, opts)
+	res := forward.Run(tc, c.Conn, bc, opts, nil)
 	if res.Panic != nil {
 		p.logPanic(c, res.Panic, res.Stack)
 	}
