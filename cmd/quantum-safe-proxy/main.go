@@ -105,7 +105,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	// The daemon loads the configuration at start and again on SIGHUP,
 	// with the environment as it is then.
 	load := func() (*config.Config, error) { return loadConfig(args, environ, stdout) }
-	return daemon.Run(ctx, load, stderr)
+	return daemon.Run(ctx, load, stderr, getVersion())
 }
 
 func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error) {

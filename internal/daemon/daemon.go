@@ -20,6 +20,7 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/listen"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/metrics"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
@@ -141,6 +142,12 @@ type daemon struct {
 	mu     sync.Mutex
 	reload string // the last reload's outcome, for STATUS=
 	sent   string // the last STATUS= line sent
+
+	version string // the program's, for build_info
+	// metrics live as long as the process, across reloads; the admin
+	// endpoint serves them (metrics.Handler). run makes them unless a
+	// test has.
+	metrics *metrics.Metrics
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
@@ -155,8 +162,8 @@ type daemon struct {
 // A configuration that does not load is returned as an error, except
 // under socket activation: then Run waits for a valid one, resetting
 // connections meanwhile (see [daemon.awaitConfig]), and returns nil if
-// stopped before one loads.
-func Run(ctx context.Context, load Loader, stderr io.Writer) error {
+// stopped before one loads. version is the program's, for the metrics.
+func Run(ctx context.Context, load Loader, stderr io.Writer, version string) error {
 	// Signals are caught before anything else: a SIGHUP that systemd
 	// sends early must not kill the process (signal(7): SIGHUP
 	// terminates), in the wait for a valid configuration either.
@@ -164,17 +171,21 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr, passed: listen.Passed}
+	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr, passed: listen.Passed, version: version}
 	return d.run(ctx, sigs)
 }
 
 // run is Run once signals are caught.
 func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
+	if d.metrics == nil {
+		d.metrics = metrics.New(d.version)
+	}
 	w, err := d.start(ctx, sigs)
 	if err != nil || d.cfg == nil {
 		return err // nil when stopped while waiting for a configuration
 	}
 	cfg, snap := d.cfg, d.snap
+	d.metrics.Loaded(time.Now())
 	if err := checkClientListeners(cfg, d.set); err != nil {
 		d.set.Close()
 		return err
@@ -188,8 +199,10 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		d.log.Info("environment", "name", cfg.Environment)
 	}
 	d.logSnapshot(cfg, snap)
+	d.metrics.SetFiles(metricsFiles(cfg, snap))
 	applyClient(snap)
-	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snap)
+	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes, Observer: d.metrics}, snap)
+	d.metrics.SetTraffic(traffic(d.proxy))
 	if w != nil {
 		w.handOver()
 	}

@@ -119,7 +119,7 @@ func startDaemonWith(t *testing.T, next func(*config.Config) error) *running {
 		return cfg, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { r.done <- Run(ctx, load, r.stderr) }()
+	go func() { r.done <- Run(ctx, load, r.stderr, "test") }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-r.done; err != nil {
@@ -263,7 +263,7 @@ func TestRequireSystemdSocketWithoutSockets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var stderr syncBuffer
-	err := Run(ctx, load, &stderr)
+	err := Run(ctx, load, &stderr, "test")
 	if !IsConfigError(err) || !strings.Contains(err.Error(), "systemctl restart quantum-safe-proxy.socket") {
 		t.Fatalf("Run: %v, want a configuration error naming systemctl restart quantum-safe-proxy.socket", err)
 	}

@@ -70,6 +70,8 @@ func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) 
 		d.log.Debug("reload: changed", "setting", c.setting, "was", c.was, "now", c.now)
 	}
 	d.logSnapshot(cfg, snap)
+	d.metrics.SetFiles(metricsFiles(cfg, snap))
+	d.metrics.Reloaded(true, time.Now())
 	// The outcome is logged at NOTICE, which every log_level shows: an
 	// operator who keeps log_level warn still sees that a reload took.
 	d.log.Log(context.Background(), logging.LevelNotice, msg, "changed", changedKeys(changes),
@@ -82,6 +84,7 @@ func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) 
 // systemd READY=1: the previous configuration is still served.
 func (d *daemon) reloadFailed(err error, at string) {
 	d.logReloadFailure(err)
+	d.metrics.Reloaded(false, time.Time{})
 	d.setReload("reload " + at + " failed, previous configuration kept")
 	sdnotify.Ready(d.sentStatus())
 }

@@ -57,6 +57,15 @@ type Result struct {
 	Stack []byte
 }
 
+// Counters are the plaintext bytes a forwarded connection has moved so
+// far, each way. [Run] adds to them as the bytes move, one atomic add per
+// write, so that they can be read at any time: a long transfer shows its
+// progress before it ends.
+type Counters struct {
+	In  atomic.Int64 // client to backend
+	Out atomic.Int64 // backend to client
+}
+
 type pipe struct {
 	opts    Options
 	tls     *tls.Conn
@@ -66,7 +75,7 @@ type pipe struct {
 	last    atomic.Int64 // since start, when bytes last moved either way
 	half    atomic.Bool  // one direction has ended
 	dl      sync.Mutex   // see armRead
-	in, out int64
+	n       *Counters
 
 	panicked any // set by clientToBackendUntil before done closes
 	stack    []byte
@@ -80,9 +89,14 @@ type pipe struct {
 // Run forwards until both directions end or one fails, then closes both
 // connections: with a FIN after a clean end both ways, with a reset
 // (see [Conn.Abort]) when the connection was cut. tc must be a finished
-// server handshake over client.
-func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
-	p := &pipe{opts: opts, tls: tc, client: client, backend: backend, start: time.Now()}
+// server handshake over client. Run counts the bytes it moves in n, which
+// must start at zero; nil: in counters of its own, reported only in the
+// [Result].
+func Run(tc *tls.Conn, client, backend *Conn, opts Options, n *Counters) Result {
+	if n == nil {
+		n = new(Counters)
+	}
+	p := &pipe{opts: opts, tls: tc, client: client, backend: backend, start: time.Now(), n: n}
 	client.pipe, backend.pipe = p, p
 	// Only the TLS side reads through Read; the backend side uses readPooled.
 	client.serveFromReadAhead()
@@ -94,7 +108,7 @@ func Run(tc *tls.Conn, client, backend *Conn, opts Options) Result {
 	backend.Close()
 	client.releaseAhead()
 	// Both directions have ended; each recorded why.
-	return Result{BytesIn: p.in, BytesOut: p.out, Reason: p.reason, Err: p.err, Aborted: p.aborted, Panic: p.panicked, Stack: p.stack}
+	return Result{BytesIn: n.In.Load(), BytesOut: n.Out.Load(), Reason: p.reason, Err: p.err, Aborted: p.aborted, Panic: p.panicked, Stack: p.stack}
 }
 
 // clientToBackendUntil runs clientToBackend on its own goroutine and
@@ -175,7 +189,7 @@ func (p *pipe) clientToBackend() {
 		n, err := p.fillFromTLS(*buf)
 		if n > 0 {
 			_, werr := p.backend.Write((*buf)[:n])
-			p.in += int64(n)
+			p.n.In.Add(int64(n))
 			if werr != nil {
 				putBuf(buf)
 				p.fail(ReasonBackendError, werr)
@@ -236,7 +250,7 @@ func (p *pipe) backendToClient() {
 		if uerr := p.client.uncork(); werr == nil {
 			werr = uerr
 		}
-		p.out += int64(n)
+		p.n.Out.Add(int64(n))
 		putBuf(buf)
 		if werr != nil {
 			p.fail(ReasonClientError, werr)

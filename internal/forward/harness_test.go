@@ -90,7 +90,7 @@ func forward(t *testing.T, opts Options, small ...bool) *forwarded {
 			return
 		}
 		bc, _ := NewConn(b)
-		f.result <- Run(tc, fc, bc, opts)
+		f.result <- Run(tc, fc, bc, opts, nil)
 	}()
 	d := &tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: "forward.test"}}
 	if len(small) > 0 {

@@ -49,7 +49,7 @@ func TestRunRecoversItsGoroutinesPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan Result, 1)
-	go func() { done <- Run(tc, client, backend, Options{}) }()
+	go func() { done <- Run(tc, client, backend, Options{}, nil) }()
 	var res Result
 	select {
 	case res = <-done:

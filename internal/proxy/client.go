@@ -64,7 +64,7 @@ func (p *Proxy) serveClient(c *conn, snap *Snapshot, listener string) {
 	lc, err := forward.NewConn(c.raw)
 	if err != nil {
 		c.log.Error("unusable connection", "error", err)
-		p.done(c)
+		p.done(c, ReasonLocalError)
 		return
 	}
 	c.Conn = lc
@@ -85,7 +85,7 @@ func (p *Proxy) serveClient(c *conn, snap *Snapshot, listener string) {
 		p.Stats.Refused.Add(1)
 		c.log.Warn("handshake refused", "listener", listener, "target", snap.Target, "reason", ReasonConnectionLimit,
 			"hint", "max_connections connections are established; raise max_connections or add capacity")
-		p.done(c)
+		p.done(c, ReasonConnectionLimit)
 		return
 	}
 	cs := tc.ConnectionState()
@@ -93,6 +93,8 @@ func (p *Proxy) serveClient(c *conn, snap *Snapshot, listener string) {
 	if pq {
 		p.Stats.PQ.Add(1)
 	}
+	c.pq.Store(pq)
+	c.local.Store(true)
 	c.attrs = []slog.Attr{
 		slog.String("listener", listener),
 		slog.String("target", snap.Target),
@@ -115,7 +117,14 @@ func (p *Proxy) serveClient(c *conn, snap *Snapshot, listener string) {
 // exists, so that a drain timeout or a panic reaches it; on failure it
 // is closed.
 func (p *Proxy) dialTLS(ctx context.Context, c *conn, snap *Snapshot, d *tlsconf.Dialed) (*tls.Conn, *forward.Conn, error) {
+	dialed := time.Now()
 	raw, err := dial(ctx, snap)
+	shaking := time.Now()
+	// A dial the drain timeout or max_handshakes cancelled says nothing
+	// of the target.
+	if err == nil || !c.cut.Load() && !c.evicted.Load() {
+		p.obs.Dialed(shaking.Sub(dialed), err == nil)
+	}
 	if err != nil {
 		return nil, nil, &errDial{err}
 	}
@@ -130,6 +139,8 @@ func (p *Proxy) dialTLS(ctx context.Context, c *conn, snap *Snapshot, d *tlsconf
 		rc.Close()
 		return nil, nil, err
 	}
+	cs := tc.ConnectionState()
+	p.obs.Handshake(&cs, serverAlg(&cs, 0), time.Since(shaking))
 	return tc, rc, nil
 }
 
@@ -141,14 +152,18 @@ func (p *Proxy) refuseRemote(c *conn, snap *Snapshot, listener string, err error
 	c.abort()
 	args := []any{"listener", listener, "target", snap.Target, "server_name", snap.Client.ServerName}
 	var de *errDial
+	closed := ReasonHandshakeRefused
 	switch {
 	case c.cut.Load():
+		closed = ReasonDrainTimeout
 		c.log.Info("connection closed", append(args, "close_reason", ReasonDrainTimeout)...)
 	case c.evicted.Load():
+		closed = ReasonHandshakeEvicted
 		p.Stats.Refused.Add(1)
 		c.log.Warn("handshake refused", append(args, "reason", ReasonHandshakeEvicted,
 			"hint", "more than max_handshakes handshakes were in progress; the oldest was cut")...)
 	case errors.As(err, &de):
+		closed = ReasonBackendUnreachable
 		args = append(args, "error", err.Error())
 		if firewalled(err) {
 			args = append(args, "hint", "under the packaged units this is most likely their firewall (IPAddressDeny=any, IPAddressAllow=localhost): allow the target's addresses and DNS servers with IPAddressAllow= in a drop-in (README, Client mode under systemd)")
@@ -161,6 +176,7 @@ func (p *Proxy) refuseRemote(c *conn, snap *Snapshot, listener string, err error
 		ctx, cancel := context.WithTimeout(p.dialCtx, cmp.Or(snap.HandshakeTimeout, probeTimeout))
 		reason, hint := snap.Client.Explain(ctx, err, func(ctx context.Context) (net.Conn, error) { return dial(ctx, snap) })
 		cancel()
+		p.obs.Refused(reason)
 		args = append(args, "reason", reason, "error", logging.Clip(err.Error()))
 		args = append(args, refusalAttrs(err)...)
 		if hint != "" {
@@ -168,14 +184,14 @@ func (p *Proxy) refuseRemote(c *conn, snap *Snapshot, listener string, err error
 		}
 		c.log.Warn("handshake refused", args...)
 	}
-	p.done(c)
+	p.done(c, closed)
 }
 
 // forwardClient moves bytes until the connection ends, then logs its one
 // line with the forwarder's result named from the local client's side.
 func (p *Proxy) forwardClient(c *conn, tc *tls.Conn, rc *forward.Conn, snap *Snapshot) {
 	defer p.recoverConn(c)
-	res := forward.Run(tc, rc, c.Conn, snap.Forward)
+	res := forward.Run(tc, rc, c.Conn, snap.Forward, &c.bytes)
 	if res.Panic != nil {
 		p.logPanic(c, res.Panic, res.Stack)
 	}
@@ -200,7 +216,7 @@ func (p *Proxy) forwardClient(c *conn, tc *tls.Conn, rc *forward.Conn, snap *Sna
 		}
 	}
 	c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", attrs...)
-	p.done(c)
+	p.done(c, reason)
 }
 
 // localView names a forwarded connection's outcome from the local

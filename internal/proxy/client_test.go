@@ -33,6 +33,12 @@ func clientModeConfig(t testing.TB, target string) *config.Config {
 // startClientMode runs a client-mode proxy for cfg on loopback.
 func startClientMode(t testing.TB, cfg *config.Config) *harness {
 	t.Helper()
+	return startClientModeObserved(t, cfg, nil)
+}
+
+// startClientModeObserved is startClientMode with obs as the Observer.
+func startClientModeObserved(t testing.TB, cfg *config.Config, obs Observer) *harness {
+	t.Helper()
 	cl, err := tlsconf.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func startClientMode(t testing.TB, cfg *config.Config) *harness {
 	rec.level.Set(slog.LevelDebug)
 	snap := &Snapshot{Client: cl, Target: cfg.Target, HandshakeTimeout: cfg.HandshakeTimeout, DialTimeout: time.Second,
 		Forward: forward.Options{IdleTimeout: cfg.IdleTimeout, CloseTimeout: cfg.CloseTimeout}}
-	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snap)
+	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes, Observer: obs}, snap)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

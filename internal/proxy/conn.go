@@ -49,6 +49,13 @@ type conn struct {
 	// cancel ends a client-mode connection's remote dial and handshake;
 	// under Proxy.mu.
 	cancel context.CancelFunc
+
+	// bytes counts what the forwarder moved, as it moves (see
+	// [Proxy.Traffic]); pq says whether the key exchange was post-quantum
+	// and local that this is client mode (the forwarder's client is the
+	// remote server). Both are set before the first byte moves.
+	bytes     forward.Counters
+	pq, local atomic.Bool
 }
 
 func (c *conn) Hello() *tlsconf.Hello { return &c.hello }
@@ -98,6 +105,7 @@ func (p *Proxy) admit(raw net.Conn) *conn {
 	p.wg.Add(1)
 	p.Stats.Accepted.Add(1)
 	p.Stats.Active.Add(1)
+	p.obs.Accepted()
 	p.track(c, true)
 	p.beginHandshake(c)
 	return c
@@ -130,16 +138,16 @@ func (p *Proxy) serve(c *conn, listener string) {
 // awaited is how waiting for the client's first bytes ended.
 func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) {
 	raw := c.raw
-	tc, ok := p.handshake(c, snap, listener, awaited)
+	tc, cs, ok := p.handshake(c, snap, listener, awaited)
 	if !ok {
 		return
 	}
 	raw.SetDeadline(time.Time{})
-	cs := tc.ConnectionState()
 	pq := tlsconf.IsPQ(cs.CurveID)
 	if pq {
 		p.Stats.PQ.Add(1)
 	}
+	c.pq.Store(pq)
 	c.attrs = []slog.Attr{
 		slog.String("listener", listener),
 		slog.String("identity", identity(&cs)),
@@ -152,23 +160,27 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	// From here on the client has a finished handshake, so a plain close
 	// (even with close_notify) would read as a complete, empty answer:
 	// every end that is not the backend's own is a reset (conn.abort).
+	dialed := time.Now()
 	backend, err := dial(p.dialCtx, snap)
 	if err != nil {
 		c.abort()
 		if c.cut.Load() { // the drain timeout cancelled the dial
 			c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", append(c.attrs, slog.String("close_reason", ReasonDrainTimeout))...)
-		} else {
-			c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+			p.done(c, ReasonDrainTimeout)
+			return
 		}
-		p.done(c)
+		p.obs.Dialed(time.Since(dialed), false)
+		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+		p.done(c, ReasonBackendUnreachable)
 		return
 	}
+	p.obs.Dialed(time.Since(dialed), true)
 	bc, err := forward.NewConn(backend)
 	if err != nil {
 		backend.Close()
 		c.abort()
 		c.log.Error("unusable backend connection", "error", err)
-		p.done(c)
+		p.done(c, forward.ReasonBackendError)
 		return
 	}
 	p.setBackend(c, bc)
@@ -189,7 +201,7 @@ func (p *Proxy) recoverConn(c *conn) {
 		if c.backend != nil {
 			c.backend.Abort()
 		}
-		p.done(c)
+		p.done(c, ReasonPanic)
 	}
 }
 
@@ -201,7 +213,7 @@ func (p *Proxy) logPanic(c *conn, v any, stack []byte) {
 // forward moves bytes until the connection ends, then logs its one line.
 func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
 	defer p.recoverConn(c)
-	res := forward.Run(tc, c.Conn, bc, opts)
+	res := forward.Run(tc, c.Conn, bc, opts, &c.bytes)
 	if res.Panic != nil {
 		p.logPanic(c, res.Panic, res.Stack)
 	}
@@ -219,16 +231,18 @@ func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Op
 		attrs = append(attrs, slog.String("error", res.Err.Error()))
 	}
 	c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", attrs...)
-	p.done(c)
+	p.done(c, reason)
 }
 
-// done ends a connection's accounting: it frees its slot under the cap.
-// It runs once, however the connection ended (a panic included).
-func (p *Proxy) done(c *conn) {
+// done ends a connection's accounting: it frees its slot under the cap
+// and tells the observer why the connection closed. It runs once,
+// however the connection ended (a panic included).
+func (p *Proxy) done(c *conn, reason string) {
 	if c.ended {
 		return
 	}
 	c.ended = true
+	p.obs.Closed(reason)
 	c.raw.Close()
 	p.endHandshake(c)
 	p.track(c, false)

@@ -14,7 +14,7 @@ import (
 // handshake runs the TLS handshake under the snapshot's deadline (set
 // by [Proxy.serve]) and takes a slot under the connection cap; when
 // either fails it logs why, ends the connection and reports false.
-func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) (*tls.Conn, bool) {
+func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) (*tls.Conn, tls.ConnectionState, bool) {
 	raw := c.raw
 	var deadline time.Time
 	if snap.HandshakeTimeout > 0 {
@@ -25,15 +25,18 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 	c.hello.Log = c.log
 	if herr != nil { // nothing arrived: no TLS state to build
 		p.refuse(c, snap, listener, herr)
-		return nil, false
+		return nil, tls.ConnectionState{}, false
 	}
 	fc, err := forward.NewConn(raw)
 	if err != nil {
 		c.log.Error("unusable connection", "error", err)
-		p.done(c)
-		return nil, false
+		p.done(c, forward.ReasonClientError)
+		return nil, tls.ConnectionState{}, false
 	}
 	c.Conn = fc
+	// The handshake is timed from the client's first bytes: a client
+	// that connects and waits says nothing of how long handshakes take.
+	began := time.Now()
 	tc := tls.Server(c, snap.TLS.TLS)
 	herr = tc.Handshake()
 	c.shaken = true
@@ -44,18 +47,20 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 	if herr != nil {
 		c.resumed = tc.ConnectionState().DidResume
 		p.refuse(c, snap, listener, herr)
-		return nil, false
+		return nil, tls.ConnectionState{}, false
 	}
+	cs := tc.ConnectionState()
+	p.obs.Handshake(&cs, certAlg(&c.hello, &cs), time.Since(began))
 	tlsconf.DebugResumption(&c.hello, tc)
 	if !p.acquire(c, deadline) {
 		c.abort() // the handshake finished: a close would look like a clean end
 		p.Stats.Refused.Add(1)
 		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
 			"hint", "max_connections connections are established; raise max_connections or add capacity")
-		p.done(c)
-		return nil, false
+		p.done(c, ReasonConnectionLimit)
+		return nil, tls.ConnectionState{}, false
 	}
-	return tc, true
+	return tc, cs, true
 }
 
 // refuse ends a connection whose handshake failed and logs why. The
@@ -69,11 +74,16 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	if plain {
 		reason, hint = r, h
 	}
+	closed := ReasonHandshakeRefused
 	switch {
 	case c.cut.Load():
 		reason, hint = ReasonDrainTimeout, "" // cut by the drain timeout, not refused
+		closed = reason
 	case c.evicted.Load():
 		reason, hint = ReasonHandshakeEvicted, "more than max_handshakes handshakes were in progress; the oldest was cut"
+		closed = reason
+	default:
+		p.obs.Refused(reason)
 	}
 	args := []any{"listener", listener, "reason", reason, "error", logging.Clip(err.Error())}
 	if c.hello.Seen {
@@ -90,7 +100,7 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 		args = append(args, "hint", hint)
 	}
 	c.log.Warn("handshake refused", args...)
-	p.done(c)
+	p.done(c, closed)
 }
 
 // awaitBytes parks until the client has sent something (or closed, or

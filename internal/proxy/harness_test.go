@@ -167,6 +167,12 @@ type harness struct {
 // in front of an echo backend, or of handler when it is not nil.
 func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 	t.Helper()
+	return startObserved(t, cfg, handler, nil)
+}
+
+// startObserved is start with obs as the proxy's Observer.
+func startObserved(t testing.TB, cfg *config.Config, handler func(net.Conn), obs Observer) *harness {
+	t.Helper()
 	if handler == nil {
 		handler = func(c net.Conn) { io.Copy(c, c); c.Close() }
 	}
@@ -195,7 +201,7 @@ func start(t testing.TB, cfg *config.Config, handler func(net.Conn)) *harness {
 	}()
 	rec := &records{ch: make(chan struct{}, 1)}
 	rec.level.Set(slog.LevelDebug)
-	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes}, snapshot(t, cfg, target))
+	p := New(Options{Logger: slog.New(rec), MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes, Observer: obs}, snapshot(t, cfg, target))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

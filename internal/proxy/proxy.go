@@ -53,6 +53,9 @@ type Options struct {
 	// stalling client's socket is reclaimed before its deadline. Zero
 	// means no cap.
 	MaxHandshakes int
+	// Observer is told how each connection goes (for metrics). Nil means
+	// no one.
+	Observer Observer
 }
 
 // Stats are running totals, safe to read at any time.
@@ -68,8 +71,11 @@ type Proxy struct {
 	wg    sync.WaitGroup
 	Stats Stats
 
+	obs Observer // never nil
+
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
+	closed  Traffic     // bytes of connections no longer in conns; under mu
 	shaking list.List   // handshakes in progress, oldest first; under mu
 	aborted atomic.Bool // set under mu, at the drain timeout
 
@@ -86,7 +92,10 @@ type Proxy struct {
 
 // New returns a proxy that serves s until [Proxy.Swap] replaces it.
 func New(opts Options, s *Snapshot) *Proxy {
-	p := &Proxy{opts: opts, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	p := &Proxy{opts: opts, obs: opts.Observer, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	if p.obs == nil {
+		p.obs = nobody{}
+	}
 	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
 	if opts.MaxConnections > 0 {
 		p.sem = make(chan struct{}, opts.MaxConnections)
@@ -249,6 +258,7 @@ func (p *Proxy) track(c *conn, add bool) {
 		}
 	} else {
 		delete(p.conns, c)
+		c.addTraffic(&p.closed)
 	}
 	p.mu.Unlock()
 }

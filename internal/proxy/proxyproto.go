@@ -51,7 +51,7 @@ func (p *Proxy) sendProxyHeader(c *conn, snap *Snapshot, cs *tls.ConnectionState
 		slog.Duration("duration", time.Since(c.start)),
 		slog.String("close_reason", reason),
 		slog.String("error", "PROXY protocol header: "+err.Error()))...)
-	p.done(c)
+	p.done(c, reason)
 	return false
 }
 
