@@ -17,7 +17,7 @@ var groupNames = map[tls.CurveID]string{
 	tls.X25519: "X25519", 30: "X448",
 	tls.X25519MLKEM768: "X25519MLKEM768", tls.SecP256r1MLKEM768: "SecP256r1MLKEM768",
 	tls.SecP384r1MLKEM1024: "SecP384r1MLKEM1024",
-	512: "MLKEM512", 513: "MLKEM768", tls.MLKEM1024: "MLKEM1024",
+	512:                    "MLKEM512", 513: "MLKEM768", tls.MLKEM1024: "MLKEM1024",
 	256: "ffdhe2048", 257: "ffdhe3072", 258: "ffdhe4096",
 }
 

@@ -84,9 +84,9 @@ func (s *input) u16s() ([]uint16, bool) {
 // written with it, so lengths are known to fit.
 type output []byte
 
-func (o *output) u8(v uint8)       { *o = append(*o, v) }
-func (o *output) u16(v uint16)     { *o = append(*o, byte(v>>8), byte(v)) }
-func (o *output) add(b ...byte)    { *o = append(*o, b...) }
+func (o *output) u8(v uint8)         { *o = append(*o, v) }
+func (o *output) u16(v uint16)       { *o = append(*o, byte(v>>8), byte(v)) }
+func (o *output) add(b ...byte)      { *o = append(*o, b...) }
 func (o *output) addString(s string) { *o = append(*o, s...) }
 
 // vec writes a vector with a lenBytes-byte length whose contents fill
