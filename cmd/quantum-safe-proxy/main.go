@@ -146,9 +146,10 @@ Options (later sources win: defaults < --config-file < --from-env < flags):
 	config.Usage(w)
 	fmt.Fprint(w, `
 Exit status: 0 after a clean stop, 3 after a stop that cut connections still
-open at drain_timeout, 78 for a configuration error, 1 otherwise. Started by
-systemd with its socket, the proxy does not exit on a configuration error: it
-resets each client and serves once the file is fixed (man quantum-safe-proxy).
+open at drain_timeout, 78 for a configuration error, 1 otherwise (probe: 0
+PQ-ready, 2 not PQ-ready, 1 unreachable). Started by systemd with its socket,
+the proxy does not exit on a configuration error: it resets each client and
+serves once the file is fixed (man quantum-safe-proxy).
 `)
 }
 
