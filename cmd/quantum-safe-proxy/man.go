@@ -85,9 +85,12 @@ connect to any TLS server (this proxy or another) several ways, each on a
 connection of its own, and say what each got: offering only hybrid
 post\-quantum groups (X25519MLKEM768, SecP256r1MLKEM768,
 SecP384r1MLKEM1024); only classical groups; Go's default ClientHello,
-which offers ML\-DSA; a ClientHello without ML\-DSA (Go's TLS client
-always offers it, so the probe sends its own and reads the server's reply
-up to its Finished, checking its signature); TLS 1.2 only; and, with
+which offers ML\-DSA but leaves it out of signature_algorithms_cert; two
+ClientHellos of the probe's own, which reads the server's reply up to its
+Finished and checks its signature: one offering ML\-DSA for certificates
+too, as OpenSSL 3.5 does (an OpenSSL server whose chain is signed with
+ML\-DSA refuses Go's client), and one without ML\-DSA, which Go's client
+cannot leave out; TLS 1.2 only; and, with
 \fB\-\-cert\fR and \fB\-\-key\fR (any ML\-DSA key form), presenting that
 client certificate. For each: the alert if refused, the TLS version, group,
 cipher suite, the scheme the server signed with, its chain (each
@@ -97,7 +100,8 @@ asked for a client certificate and from which CAs. \fB\-\-server\-name\fR
 sets SNI and the name verified (default: the host). \fB\-\-json\fR writes
 the report as JSON (fields as in the README). Exit status 0: PQ\-ready
 (offered only hybrid groups, the server completes its side of the
-handshake with one); 2: a TLS server that is not; 1: unreachable, or not
+handshake with one, or it chooses one for the client that accepts
+ML\-DSA certificates); 2: a TLS server that is not; 1: unreachable, or not
 TLS; 78: bad arguments or files. Whether the server authenticates with
 ML\-DSA is reported apart and does not change the status
 .SH CERTIFICATES

@@ -104,8 +104,8 @@ func TestProbeJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != 0 {
 		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
 	}
-	if r.Verdict != "pq-ready" || r.PQGroup != "X25519MLKEM768" || !r.MLDSA || len(r.Attempts) != 5 ||
-		r.Attempts[3].Name != "no-mldsa" || r.Attempts[3].SignatureScheme != "ecdsa_secp256r1_sha256" || !r.Attempts[3].Verified {
+	if r.Verdict != "pq-ready" || r.PQGroup != "X25519MLKEM768" || !r.MLDSA || len(r.Attempts) != 6 ||
+		r.Attempts[4].Name != "no-mldsa" || r.Attempts[4].SignatureScheme != "ecdsa_secp256r1_sha256" || !r.Attempts[4].Verified {
 		t.Errorf("%+v", r)
 	}
 }

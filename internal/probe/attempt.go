@@ -44,7 +44,14 @@ func (p *prober) attempts() []func(context.Context) Attempt {
 		func(ctx context.Context) Attempt {
 			return p.goAttempt(ctx, AttemptMLDSA, "Go's default ClientHello, which offers ML-DSA", &tls.Config{}, nil)
 		},
-		p.readerAttempt,
+		func(ctx context.Context) Attempt {
+			return p.readerAttempt(ctx, AttemptMLDSACerts, "ML-DSA for the handshake and for certificate signatures (no signature_algorithms_cert), as OpenSSL 3.5 offers it",
+				offerMLDSACerts(p.name))
+		},
+		func(ctx context.Context) Attempt {
+			return p.readerAttempt(ctx, AttemptNoMLDSA, "a ClientHello without ML-DSA: classical signature algorithms",
+				offerWithoutMLDSA(p.name))
+		},
 		func(ctx context.Context) Attempt {
 			return p.goAttempt(ctx, AttemptTLS12, "TLS 1.2 only", &tls.Config{MaxVersion: tls.VersionTLS12}, nil)
 		},
@@ -160,11 +167,13 @@ func settle(tc *tls.Conn, handshake time.Duration) error {
 	return nil
 }
 
-// readerAttempt is the attempt without ML-DSA, made with [handshake13]:
-// crypto/tls offers ML-DSA in every TLS 1.3 ClientHello and cannot be
-// told not to (golang.org/issue/81307).
-func (p *prober) readerAttempt(ctx context.Context) Attempt {
-	a := Attempt{Name: AttemptNoMLDSA, Offered: "a ClientHello without ML-DSA: classical signature algorithms, X25519MLKEM768 and X25519 key shares"}
+// readerAttempt makes an attempt with [handshake13], for offers
+// crypto/tls cannot make: it offers ML-DSA in every TLS 1.3 ClientHello
+// and cannot be told not to (golang.org/issue/81307), and it leaves
+// ML-DSA out of signature_algorithms_cert (golang.org/issue/82536), so
+// that an OpenSSL server whose chain is signed with ML-DSA refuses it.
+func (p *prober) readerAttempt(ctx context.Context, name, offered string, of offer) Attempt {
+	a := Attempt{Name: name, Offered: offered}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout())
 	defer cancel()
 	conn, err := p.dial(ctx)
@@ -176,7 +185,7 @@ func (p *prober) readerAttempt(ctx context.Context) Attempt {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	tap := &tap{Conn: conn}
-	f, err := handshake13(tap, offerWithoutMLDSA(p.name))
+	f, err := handshake13(tap, of)
 	a.fromFlight(f, p)
 	a.Handshake = f.finished && err == nil
 	a.fail(err, tap.n == 0)

@@ -83,6 +83,17 @@ func offerWithoutMLDSA(serverName string) offer {
 	}
 }
 
+// offerMLDSACerts is the ClientHello of a client that accepts ML-DSA for
+// the handshake and for the signatures on certificates, as OpenSSL 3.5
+// and Chromium 156 offer it: ML-DSA in signature_algorithms and no
+// signature_algorithms_cert, which then applies to certificates too
+// (RFC 8446, Section 4.2.3).
+func offerMLDSACerts(serverName string) offer {
+	of := offerWithoutMLDSA(serverName)
+	of.Schemes = append(append([]tls.SignatureScheme{}, mldsaSchemes...), classicalSchemes...)
+	return of
+}
+
 // suites are the TLS 1.3 cipher suites the reader offers, those every
 // TLS 1.3 server must support or commonly prefers (RFC 8446, Section
 // 9.1); TLS_CHACHA20_POLY1305_SHA256 would need a module outside the

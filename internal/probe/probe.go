@@ -42,7 +42,8 @@ const (
 	AttemptHybrid     = "hybrid"      // hybrid post-quantum groups only
 	AttemptClassical  = "classical"   // classical groups only
 	AttemptMLDSA      = "mldsa"       // crypto/tls's default ClientHello, which offers ML-DSA
-	AttemptNoMLDSA    = "no-mldsa"    // the handshake reader's ClientHello, without ML-DSA
+	AttemptMLDSACerts = "mldsa-certs" // the handshake reader's, offering ML-DSA for certificates too
+	AttemptNoMLDSA    = "no-mldsa"    // the handshake reader's, without ML-DSA
 	AttemptTLS12      = "tls12"       // TLS 1.2 only
 	AttemptClientCert = "client-cert" // crypto/tls's default, presenting Options.ClientCert
 )
@@ -50,7 +51,11 @@ const (
 // Verdicts, stable: the "verdict" of the JSON report.
 const (
 	// PQReady: offered only hybrid post-quantum groups, the server
-	// chose one and completed its side of the handshake.
+	// chose one and completed its side of the handshake; or, when that
+	// attempt (Go's client) is refused, the server chose a hybrid group
+	// for the "mldsa-certs" attempt: an OpenSSL server whose chain is
+	// signed with ML-DSA refuses Go's client for want of ML-DSA in
+	// signature_algorithms_cert, not for its key exchange.
 	PQReady = "pq-ready"
 	// NotPQReady: a TLS server answered, but not that way.
 	NotPQReady = "not-pq-ready"
@@ -74,8 +79,8 @@ type Report struct {
 	// hybrid groups.
 	PQGroup string `json:"pq_group,omitempty"`
 	// MLDSA says whether the server signed the handshake with ML-DSA for
-	// a client that offered it (the "mldsa" attempt); reported apart from
-	// the verdict, which is about key exchange.
+	// a client that offered it (the "mldsa" or "mldsa-certs" attempt);
+	// reported apart from the verdict, which is about key exchange.
 	MLDSA bool `json:"mldsa"`
 }
 
@@ -86,8 +91,9 @@ type Attempt struct {
 	// OK: the handshake completed and the server did not refuse the
 	// connection right after it (as a server does in TLS 1.3 when it
 	// refuses a client certificate, or the lack of one). For the
-	// "no-mldsa" attempt, which sends no Finished: the server's whole
-	// first flight was read and its CertificateVerify verified.
+	// "mldsa-certs" and "no-mldsa" attempts, which send no Finished: the
+	// server's whole first flight was read and its CertificateVerify
+	// verified.
 	OK bool `json:"ok"`
 	// Handshake: the server completed its side of the handshake: it chose
 	// its parameters, authenticated and sent its Finished, whether or

@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +73,7 @@ func TestRunHybridCertificates(t *testing.T) {
 	want(t, attempt(t, r, AttemptHybrid), true, "", "X25519MLKEM768", "mldsa65")
 	want(t, attempt(t, r, AttemptClassical), true, "", "X25519", "mldsa65")
 	want(t, attempt(t, r, AttemptMLDSA), true, "", "X25519MLKEM768", "mldsa65")
+	want(t, attempt(t, r, AttemptMLDSACerts), true, "", "X25519MLKEM768", "mldsa65")
 	want(t, attempt(t, r, AttemptNoMLDSA), true, "", "X25519MLKEM768", "ecdsa_secp256r1_sha256")
 	want(t, attempt(t, r, AttemptTLS12), true, "", "X25519", "ecdsa_secp256r1_sha256")
 	for _, a := range r.Attempts {
@@ -82,8 +85,33 @@ func TestRunHybridCertificates(t *testing.T) {
 			t.Errorf("%s: chain %+v, verified %v (%s), client certificate requested %v", a.Name, a.Chain, a.Verified, a.VerifyError, a.ClientCertRequested)
 		}
 	}
-	if len(r.Attempts) != 5 {
-		t.Errorf("%d attempts without a client certificate, want 5", len(r.Attempts))
+	if len(r.Attempts) != 6 {
+		t.Errorf("%d attempts without a client certificate, want 6", len(r.Attempts))
+	}
+}
+
+// A server that refuses a ClientHello with a signature_algorithms_cert
+// extension (crypto/tls's, which leaves ML-DSA out of it), as OpenSSL
+// does when its chain is signed with ML-DSA: every crypto/tls attempt is
+// refused, and the "mldsa-certs" attempt shows that the server is
+// PQ-ready and signs with ML-DSA.
+func TestRunMLDSASignedChainForOpenSSLClients(t *testing.T) {
+	ml := selfSigned(t, newKey(t, "ML-DSA-65"))
+	r := probeGo(t, &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if slices.Contains(h.Extensions, 50) {
+			return nil, errors.New("no suitable signature algorithm")
+		}
+		return &ml, nil
+	}}, Options{ServerName: "localhost", Roots: pool(ml)})
+	want(t, attempt(t, r, AttemptHybrid), false, "internal_error", "", "")
+	want(t, attempt(t, r, AttemptMLDSA), false, "internal_error", "", "")
+	want(t, attempt(t, r, AttemptMLDSACerts), true, "", "X25519MLKEM768", "mldsa65")
+	if r.Verdict != PQReady || r.PQGroup != "X25519MLKEM768" || !r.MLDSA ||
+		r.Reason != "the server chose X25519MLKEM768 for a client that accepts ML-DSA-signed certificates; Go's client, which does not, was refused (the server refused with alert internal_error)" {
+		t.Errorf("verdict %s %s, ML-DSA %v: %s", r.Verdict, r.PQGroup, r.MLDSA, r.Reason)
+	}
+	if got := r.mldsaText(); !strings.HasPrefix(got, "yes: mldsa65 for clients that accept ML-DSA-signed certificates") {
+		t.Errorf("ML-DSA: %s", got)
 	}
 }
 

@@ -13,6 +13,7 @@ var titles = map[string]string{
 	AttemptHybrid:     "hybrid groups only",
 	AttemptClassical:  "classical groups only",
 	AttemptMLDSA:      "offering ML-DSA",
+	AttemptMLDSACerts: "ML-DSA certs too",
 	AttemptNoMLDSA:    "not offering ML-DSA",
 	AttemptTLS12:      "TLS 1.2 only",
 	AttemptClientCert: "client certificate",
@@ -130,27 +131,29 @@ func chainText(a *Attempt, roots string) string {
 // mldsaText says which clients get ML-DSA authentication and what the
 // others get.
 func (r *Report) mldsaText() string {
-	var with, without *Attempt
-	for i := range r.Attempts {
-		switch r.Attempts[i].Name {
+	var with, certs, without Attempt
+	for _, a := range r.Attempts {
+		switch a.Name {
 		case AttemptMLDSA:
-			with = &r.Attempts[i]
+			with = a
+		case AttemptMLDSACerts:
+			certs = a
 		case AttemptNoMLDSA:
-			without = &r.Attempts[i]
+			without = a
 		}
-	}
-	if with == nil || without == nil {
-		return "not probed"
 	}
 	others := "clients that do not offer it get " + without.SignatureScheme
 	if !without.OK {
 		others = "clients that do not offer it are refused (" + cmp.Or(without.Alert, without.Error) + ")"
 	}
 	switch {
-	case r.MLDSA:
+	case IsMLDSAName(with.SignatureScheme):
 		return fmt.Sprintf("yes: %s for clients that offer ML-DSA; %s", with.SignatureScheme, others)
+	case IsMLDSAName(certs.SignatureScheme):
+		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client, which does not, is refused (%s); %s",
+			certs.SignatureScheme, cmp.Or(with.Alert, with.Error), others)
 	case with.SignatureScheme != "":
 		return fmt.Sprintf("no: the server signs with %s even for clients that offer ML-DSA", with.SignatureScheme)
 	}
-	return "unknown: the attempt offering ML-DSA failed (" + cmp.Or(with.Alert, with.Error) + ")"
+	return "unknown: the attempts offering ML-DSA failed (" + cmp.Or(with.Alert, with.Error) + ")"
 }

@@ -15,10 +15,8 @@ func (r *Report) judge() {
 		}
 		return &Attempt{}
 	}
-	if a := attempt(AttemptMLDSA); a.SignatureScheme != "" && IsMLDSAName(a.SignatureScheme) {
-		r.MLDSA = true
-	}
-	hybrid := attempt(AttemptHybrid)
+	r.MLDSA = IsMLDSAName(attempt(AttemptMLDSA).SignatureScheme) || IsMLDSAName(attempt(AttemptMLDSACerts).SignatureScheme)
+	hybrid, certs := attempt(AttemptHybrid), attempt(AttemptMLDSACerts)
 	reached := false
 	for _, a := range r.Attempts {
 		reached = reached || a.reached
@@ -27,6 +25,10 @@ func (r *Report) judge() {
 	case hybrid.Handshake && hybrid.PQ:
 		r.Verdict, r.PQGroup = PQReady, hybrid.Group
 		r.Reason = fmt.Sprintf("offered only hybrid post-quantum groups, the server chose %s", hybrid.Group)
+	case certs.OK && certs.PQ:
+		r.Verdict, r.PQGroup = PQReady, certs.Group
+		r.Reason = fmt.Sprintf("the server chose %s for a client that accepts ML-DSA-signed certificates; Go's client, which does not, was refused (%s)",
+			certs.Group, hybrid.Error)
 	case !reached:
 		r.Verdict = Unreachable
 		r.Reason = "no TLS answer"
