@@ -231,7 +231,7 @@ func TestReaderHelloAsTheServerSeesIt(t *testing.T) {
 	}
 	h := <-seen
 	for _, s := range h.SignatureSchemes {
-		if IsMLDSAScheme(s) {
+		if isMLDSAScheme(s) {
 			t.Errorf("the ClientHello offers %s", SchemeName(s))
 		}
 	}

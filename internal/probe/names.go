@@ -13,12 +13,20 @@ import (
 // groupNames are the TLS Supported Groups registry's names of the groups
 // the probe may meet.
 var groupNames = map[tls.CurveID]string{
-	tls.CurveP256: "secp256r1", tls.CurveP384: "secp384r1", tls.CurveP521: "secp521r1",
-	tls.X25519: "X25519", 30: "X448",
-	tls.X25519MLKEM768: "X25519MLKEM768", tls.SecP256r1MLKEM768: "SecP256r1MLKEM768",
+	tls.CurveP256:          "secp256r1",
+	tls.CurveP384:          "secp384r1",
+	tls.CurveP521:          "secp521r1",
+	tls.X25519:             "X25519",
+	30:                     "X448",
+	256:                    "ffdhe2048",
+	257:                    "ffdhe3072",
+	258:                    "ffdhe4096",
+	512:                    "MLKEM512",
+	513:                    "MLKEM768",
+	tls.MLKEM1024:          "MLKEM1024",
+	tls.X25519MLKEM768:     "X25519MLKEM768",
+	tls.SecP256r1MLKEM768:  "SecP256r1MLKEM768",
 	tls.SecP384r1MLKEM1024: "SecP384r1MLKEM1024",
-	512:                    "MLKEM512", 513: "MLKEM768", tls.MLKEM1024: "MLKEM1024",
-	256: "ffdhe2048", 257: "ffdhe3072", 258: "ffdhe4096",
 }
 
 // GroupName names a TLS group (named curve), or gives its code point.
@@ -60,9 +68,9 @@ func SchemeName(s tls.SignatureScheme) string {
 	return fmt.Sprintf("0x%04x", uint16(s))
 }
 
-// IsMLDSAScheme reports whether s is ML-DSA-44, -65 or -87
+// isMLDSAScheme reports whether s is ML-DSA-44, -65 or -87
 // (draft-ietf-tls-mldsa).
-func IsMLDSAScheme(s tls.SignatureScheme) bool {
+func isMLDSAScheme(s tls.SignatureScheme) bool {
 	return s == tls.MLDSA44 || s == tls.MLDSA65 || s == tls.MLDSA87
 }
 

@@ -162,7 +162,7 @@ func Run(ctx context.Context, address string, opts Options) (*Report, error) {
 	for _, run := range p.attempts() {
 		a := run(ctx)
 		r.Attempts = append(r.Attempts, a)
-		if a.silent {
+		if a.silent && len(r.Attempts) == 1 {
 			// No connection, or a server that says nothing: the other
 			// attempts would only wait as long. One that closes at once,
 			// or answers the hybrid attempt with an error, may still

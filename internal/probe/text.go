@@ -142,14 +142,17 @@ func (r *Report) mldsaText() string {
 			without = a
 		}
 	}
+	if with.Name == "" || certs.Name == "" || without.Name == "" {
+		return "not probed"
+	}
 	others := "clients that do not offer it get " + without.SignatureScheme
 	if !without.OK {
 		others = "clients that do not offer it are refused (" + cmp.Or(without.Alert, without.Error) + ")"
 	}
 	switch {
-	case IsMLDSAName(with.SignatureScheme):
+	case isMLDSAName(with.SignatureScheme):
 		return fmt.Sprintf("yes: %s for clients that offer ML-DSA; %s", with.SignatureScheme, others)
-	case IsMLDSAName(certs.SignatureScheme):
+	case isMLDSAName(certs.SignatureScheme):
 		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client, which does not, is refused (%s); %s",
 			certs.SignatureScheme, cmp.Or(with.Alert, with.Error), others)
 	case with.SignatureScheme != "":

@@ -15,7 +15,7 @@ func (r *Report) judge() {
 		}
 		return &Attempt{}
 	}
-	r.MLDSA = IsMLDSAName(attempt(AttemptMLDSA).SignatureScheme) || IsMLDSAName(attempt(AttemptMLDSACerts).SignatureScheme)
+	r.MLDSA = isMLDSAName(attempt(AttemptMLDSA).SignatureScheme) || isMLDSAName(attempt(AttemptMLDSACerts).SignatureScheme)
 	hybrid, certs := attempt(AttemptHybrid), attempt(AttemptMLDSACerts)
 	reached := false
 	for _, a := range r.Attempts {
@@ -51,7 +51,7 @@ func (r *Report) judge() {
 	}
 }
 
-// IsMLDSAName reports whether a signature scheme name is ML-DSA's.
-func IsMLDSAName(name string) bool {
+// isMLDSAName reports whether a signature scheme name is ML-DSA's.
+func isMLDSAName(name string) bool {
 	return name == "mldsa44" || name == "mldsa65" || name == "mldsa87"
 }
