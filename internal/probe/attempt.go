@@ -208,7 +208,7 @@ func (a *Attempt) fail(err error, silent bool) {
 		return
 	}
 	a.Error = err.Error()
-	a.silent = silent && errors.Is(err, os.ErrDeadlineExceeded) || silent && errors.Is(err, context.DeadlineExceeded)
+	a.silent = silent && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // alertOf finds the alert the server sent in an error of crypto/tls

@@ -107,7 +107,7 @@ func TestRunMLDSASignedChainForOpenSSLClients(t *testing.T) {
 	want(t, attempt(t, r, AttemptMLDSA), false, "internal_error", "", "")
 	want(t, attempt(t, r, AttemptMLDSACerts), true, "", "X25519MLKEM768", "mldsa65")
 	if r.Verdict != PQReady || r.PQGroup != "X25519MLKEM768" || !r.MLDSA ||
-		r.Reason != "the server chose X25519MLKEM768 for a client that accepts ML-DSA-signed certificates; Go's client, which does not, was refused (the server refused with alert internal_error)" {
+		r.Reason != "the server chose X25519MLKEM768 for a client that accepts ML-DSA-signed certificates; Go's client (no ML-DSA for certificates), offered only hybrid groups, was refused: the server refused with alert internal_error" {
 		t.Errorf("verdict %s %s, ML-DSA %v: %s", r.Verdict, r.PQGroup, r.MLDSA, r.Reason)
 	}
 	if got := r.mldsaText(); !strings.HasPrefix(got, "yes: mldsa65 for clients that accept ML-DSA-signed certificates") {

@@ -153,7 +153,7 @@ func (r *Report) mldsaText() string {
 	case isMLDSAName(with.SignatureScheme):
 		return fmt.Sprintf("yes: %s for clients that offer ML-DSA; %s", with.SignatureScheme, others)
 	case isMLDSAName(certs.SignatureScheme):
-		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client, which does not, is refused (%s); %s",
+		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client (no ML-DSA for certificates) is refused (%s); %s",
 			certs.SignatureScheme, cmp.Or(with.Alert, with.Error), others)
 	case with.SignatureScheme != "":
 		return fmt.Sprintf("no: the server signs with %s even for clients that offer ML-DSA", with.SignatureScheme)

@@ -27,7 +27,7 @@ func (r *Report) judge() {
 		r.Reason = fmt.Sprintf("offered only hybrid post-quantum groups, the server chose %s", hybrid.Group)
 	case certs.OK && certs.PQ:
 		r.Verdict, r.PQGroup = PQReady, certs.Group
-		r.Reason = fmt.Sprintf("the server chose %s for a client that accepts ML-DSA-signed certificates; Go's client, which does not, was refused (%s)",
+		r.Reason = fmt.Sprintf("the server chose %s for a client that accepts ML-DSA-signed certificates; Go's client (no ML-DSA for certificates), offered only hybrid groups, was refused: %s",
 			certs.Group, hybrid.Error)
 	case !reached:
 		r.Verdict = Unreachable
