@@ -34,6 +34,10 @@ run: build certs
 	@echo
 	@echo "Look for 'Negotiated TLS1.3 group: X25519MLKEM768' and 'Peer signature type: mldsa65',"
 	@echo "then type a line. (That command is OpenSSL 3.5: $$($(OPENSSL) --which).)"
+	@echo "Or see what every kind of client gets (exit status 0: PQ-ready):"
+	@echo
+	@echo "  ./bin/quantum-safe-proxy probe 127.0.0.1:8443 --ca certs/ca.crt"
+	@echo
 	@echo "The proxy warns once that browsers would get the ML-DSA chain: they advertise ML-DSA"
 	@echo "but trust no ML-DSA root. This demo's clients are OpenSSL and Go (README: What it does)."
 	@echo

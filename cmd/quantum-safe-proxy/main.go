@@ -55,9 +55,12 @@ func exitCode(err error, stderr io.Writer) int {
 	if f, ok := stderr.(*os.File); ok && f == os.Stderr && logging.StderrIsJournal() {
 		errPrefix, warnPrefix = "<3>", "<4>"
 	}
+	var verdict *verdictError
 	switch {
 	case err == nil, errors.Is(err, config.ErrHelp):
 		return exitOK
+	case errors.As(err, &verdict):
+		return verdict.code // the probe's report says it all
 	case errors.Is(err, proxy.ErrDrainTimeout):
 		return exitDrainCut // the daemon has logged how many were cut
 	case daemon.IsConfigError(err):
@@ -94,6 +97,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return nil
 	case "check":
 		return runCheck(args[1:], environ, stdout)
+	case "probe":
+		return runProbe(ctx, args[1:], stdout)
 	}
 	print, asJSON, args, err := printConfigFlags(args)
 	switch {
@@ -137,6 +142,12 @@ func usage(w io.Writer) {
   quantum-safe-proxy certs inspect [--config-file FILE] FILE...
                                             describe certificates, and keys: algorithm, ML-DSA form,
                                             which given or configured certificate each belongs to
+  quantum-safe-proxy probe HOST:PORT [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--json]
+                                            connect to any TLS server several ways (hybrid or classical
+                                            groups only, with and without ML-DSA, TLS 1.2, with the client
+                                            certificate) and say what each got; exit 0 when it is PQ-ready
+                                            (hybrid key exchange works), 2 when it is not, 1 when it cannot
+                                            be reached or speaks no TLS
   quantum-safe-proxy version                print the version
   quantum-safe-proxy man                    print the manual page (roff)
 
@@ -145,9 +156,10 @@ Options (later sources win: defaults < --config-file < --from-env < flags):
 	config.Usage(w)
 	fmt.Fprint(w, `
 Exit status: 0 after a clean stop, 3 after a stop that cut connections still
-open at drain_timeout, 78 for a configuration error, 1 otherwise. Started by
-systemd with its socket, the proxy does not exit on a configuration error: it
-resets each client and serves once the file is fixed (man quantum-safe-proxy).
+open at drain_timeout, 78 for a configuration error, 1 otherwise (probe: 0
+PQ-ready, 2 not PQ-ready, 1 unreachable). Started by systemd with its socket,
+the proxy does not exit on a configuration error: it resets each client and
+serves once the file is fixed (man quantum-safe-proxy).
 `)
 }
 

@@ -37,6 +37,9 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 .B quantum\-safe\-proxy certs inspect
 [\fB\-\-config\-file\fR \fIFILE\fR] \fIFILE\fR...
 .br
+.B quantum\-safe\-proxy probe
+\fIHOST\fR:\fIPORT\fR [\fB\-\-ca\fR \fIFILE\fR] [\fB\-\-cert\fR \fIFILE\fR \fB\-\-key\fR \fIFILE\fR] [\fB\-\-server\-name\fR \fINAME\fR] [\fB\-\-json\fR]
+.br
 .B quantum\-safe\-proxy version
 .SH DESCRIPTION
 .B quantum\-safe\-proxy
@@ -89,6 +92,31 @@ describe each PEM file: every certificate (subject, issuer, key, names,
 validity) and a private key (algorithm; for ML\-DSA, whether it holds the
 seed, the expanded key or both; and which certificate it belongs to, among
 the files named and, with \fB\-\-config\-file\fR, the configured chains)
+.TP
+.B probe
+connect to any TLS server (this proxy or another) several ways, each on a
+connection of its own, and say what each got: offering only hybrid
+post\-quantum groups (X25519MLKEM768, SecP256r1MLKEM768,
+SecP384r1MLKEM1024); only classical groups; Go's default ClientHello,
+which offers ML\-DSA but leaves it out of signature_algorithms_cert; two
+ClientHellos of the probe's own, which reads the server's reply up to its
+Finished and checks its signature: one offering ML\-DSA for certificates
+too, as OpenSSL 3.5 does (an OpenSSL server whose chain is signed with
+ML\-DSA refuses Go's client), and one without ML\-DSA, which Go's client
+cannot leave out; TLS 1.2 only; and, with
+\fB\-\-cert\fR and \fB\-\-key\fR (any ML\-DSA key form), presenting that
+client certificate. For each: the alert if refused, the TLS version, group,
+cipher suite, the scheme the server signed with, its chain (each
+certificate's key, signature algorithm and expiry, and whether it verifies
+against \fB\-\-ca\fR or the system roots, and why not), and whether it
+asked for a client certificate and from which CAs. \fB\-\-server\-name\fR
+sets SNI and the name verified (default: the host). \fB\-\-json\fR writes
+the report as JSON (fields as in the README). Exit status 0: PQ\-ready
+(offered only hybrid groups, the server completes its side of the
+handshake with one, or it chooses one for the client that accepts
+ML\-DSA certificates); 2: a TLS server that is not; 1: unreachable, or not
+TLS; 78: bad arguments or files. Whether the server authenticates with
+ML\-DSA is reported apart and does not change the status
 .SH CERTIFICATES
 A listener serves one or more chains, in order of preference: each client
 gets the first chain it can verify. On the command line each
@@ -244,7 +272,8 @@ then cut what is left (exit status 3); a second signal cuts them at once
 still open at \fBdrain_timeout\fR or at a second signal (the units list it in
 \fBSuccessExitStatus=\fR, so the stop does not mark them failed); 78
 (EX_CONFIG) for a configuration error, except under socket activation
-(see A BROKEN CONFIGURATION); 1 otherwise.
+(see A BROKEN CONFIGURATION); 1 otherwise. \fBprobe\fR exits 0 when the
+server is PQ\-ready, 2 when it is not, 1 when it cannot be reached.
 .SH FILES
 .TP
 .I /etc/quantum\-safe\-proxy/config.json
