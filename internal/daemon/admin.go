@@ -58,11 +58,20 @@ func (d *daemon) serveAdminWhileWaiting() {
 // just loaded at start: systemd's socket (checked against
 // unsafe_admin_listen), or admin_listen bound now, or nil for none. It
 // returns nil too when the endpoint serves since the wait.
+//
+// systemd's socket, when unsafe_admin_listen does not allow it, is left
+// unserved with an error in the log, and the proxy serves TLS all the
+// same. An exit would cost more than the endpoint: under socket
+// activation the next client starts the service again, and after five
+// starts in ten seconds systemd fails the TLS socket too (see
+// [daemon.awaitConfig]). admin_listen, which the configuration names,
+// is checked with it (and by `check`).
 func (d *daemon) openAdmin(cfg *config.Config) (net.Listener, error) {
 	l := d.adminSocket // taken during the wait, if it was served then
 	if l == nil && d.set.Admin != nil {
 		if err := checkAdminSocket(cfg, d.set.Admin); err != nil {
-			return nil, err
+			d.log.Error("admin endpoint not served: " + err.Error() + " (then restart the service)")
+			return nil, nil
 		}
 		// Out of the set, which closes when the proxy stops accepting:
 		// the admin server closes it at the end of the drain.
