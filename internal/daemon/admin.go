@@ -64,8 +64,10 @@ func (d *daemon) serveAdminWhileWaiting() {
 // same. An exit would cost more than the endpoint: under socket
 // activation the next client starts the service again, and after five
 // starts in ten seconds systemd fails the TLS socket too (see
-// [daemon.awaitConfig]). admin_listen, which the configuration names,
-// is checked with it (and by `check`).
+// [daemon.awaitConfig]). So is admin_listen that cannot be bound under
+// socket activation; without it, that is an error, as for listen.
+// admin_listen's address itself is checked with the configuration (and
+// by `check`).
 func (d *daemon) openAdmin(cfg *config.Config) (net.Listener, error) {
 	l := d.adminSocket // taken during the wait, if it was served then
 	if l == nil && d.set.Admin != nil {
@@ -83,7 +85,13 @@ func (d *daemon) openAdmin(cfg *config.Config) (net.Listener, error) {
 		}
 		ln, err := listen.Bind(cfg.AdminListen)
 		if err != nil {
-			return nil, fmt.Errorf("admin_listen: %w", err)
+			err = fmt.Errorf("admin_listen: %w", err)
+			if d.set.Activated {
+				// As for systemd's socket: TLS is served all the same.
+				d.log.Error("admin endpoint not served: " + err.Error())
+				return nil, nil
+			}
+			return nil, err
 		}
 		return ln, nil
 	}

@@ -228,7 +228,10 @@ func startActivated(t *testing.T, adminLn net.Listener, broken error, next func(
 		}
 		return cfg, nil
 	}
-	set := &listen.Set{Serve: []listen.Listener{{Listener: a.tls, Name: "https"}}, Admin: &listen.Listener{Listener: adminLn, Name: "admin"}, Activated: true}
+	set := &listen.Set{Serve: []listen.Listener{{Listener: a.tls, Name: "https"}}, Activated: true}
+	if adminLn != nil {
+		set.Admin = &listen.Listener{Listener: adminLn, Name: "admin"}
+	}
 	d := &daemon{load: load, level: new(slog.LevelVar), stderr: a.stderr, set: set,
 		passed: func() (*listen.Set, error) { return set, nil }}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -238,7 +241,9 @@ func startActivated(t *testing.T, adminLn net.Listener, broken error, next func(
 		cancel()
 		<-a.done
 		a.tls.Close()
-		adminLn.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
 	})
 	return a
 }
@@ -353,5 +358,40 @@ func TestUnsafeAdminListenWarns(t *testing.T) {
 	waitReadyz(t, "127.0.0.1:"+port, 503, regexp.MustCompile(`\[-\]backend failed`))
 	if !strings.Contains(a.stderr.String(), `level=WARN msg="unsafe_admin_listen is set: the admin endpoint, plain HTTP without authentication, may be reachable from other hosts"`) {
 		t.Errorf("no warning:\n%s", a.stderr)
+	}
+}
+
+// An admin_listen address that cannot be bound fails the start, as
+// listen does; under socket activation the TLS socket is served all the
+// same, with the error in the log.
+func TestAdminListenTaken(t *testing.T) {
+	taken := loopbackListener(t)
+	defer taken.Close()
+	addr := taken.Addr().String()
+	want := "admin_listen: listen tcp " + addr + ": bind: address already in use"
+
+	dir, listenAddr := devPKI(t), freeAddr(t)
+	load := func() (*config.Config, error) {
+		cfg := config.Default()
+		cfg.Listen, cfg.Target, cfg.AdminListen = listenAddr, "127.0.0.1:9", addr
+		cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, certs.ServerMLDSACert), KeyPath: filepath.Join(dir, certs.ServerMLDSAKey)}}
+		return cfg, nil
+	}
+	if err := Run(context.Background(), load, io.Discard); err == nil || err.Error() != want {
+		t.Errorf("Run: %v, want %s", err, want)
+	}
+	if c, err := net.Dial("tcp", listenAddr); err == nil {
+		c.Close()
+		t.Errorf("%s still listens after the failed start", listenAddr)
+	}
+
+	a := startActivated(t, nil, nil, func(c *config.Config) { c.AdminListen = addr })
+	c, err := tls.Dial("tcp", a.tls.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS under socket activation with admin_listen taken: %v", err)
+	}
+	c.Close()
+	if line := `level=ERROR msg="admin endpoint not served: ` + want + `"`; !strings.Contains(a.stderr.String(), line) {
+		t.Errorf("no line %s:\n%s", line, a.stderr)
 	}
 }

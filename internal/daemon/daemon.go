@@ -218,11 +218,11 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		}()
 		d.log.Info("listening", listening(cfg, l, d.set.Activated)...)
 	}
-	if adminLn != nil {
-		d.startAdmin(adminLn)
-	}
 	if cfg.UnsafeAdminListen {
 		d.log.Warn("unsafe_admin_listen is set: the admin endpoint, plain HTTP without authentication, may be reachable from other hosts")
+	}
+	if adminLn != nil {
+		d.startAdmin(adminLn)
 	}
 	sdnotify.Ready(d.sentStatus())
 	stopWatchdog := d.watchdog()
