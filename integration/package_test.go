@@ -33,6 +33,7 @@ var wantFiles = map[string]string{
 	"/usr/bin/quantum-safe-proxy":                                             "-rwxr-xr-x root/root",
 	"/usr/lib/systemd/system/quantum-safe-proxy.socket":                       "-rw-r--r-- root/root",
 	"/usr/lib/systemd/system/quantum-safe-proxy.service":                      "-rw-r--r-- root/root",
+	"/usr/lib/systemd/system/quantum-safe-proxy-admin.socket":                 "-rw-r--r-- root/root",
 	"/usr/lib/systemd/system/quantum-safe-proxy@.socket":                      "-rw-r--r-- root/root",
 	"/usr/lib/systemd/system/quantum-safe-proxy@.service":                     "-rw-r--r-- root/root",
 	"/usr/lib/sysusers.d/quantum-safe-proxy.conf":                             "-rw-r--r-- root/root",

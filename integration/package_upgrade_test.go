@@ -126,6 +126,11 @@ func upgradeChangedSocket(t *testing.T, b *systemdBox, upgrade func()) {
 // is the 0.1 one. The files that `make package` stages (binary, manual,
 // changelog) are taken from the .deb at newDeb.
 func oldSocketPackage(t *testing.T, newDeb, format string) string {
+	return oldPackage(t, newDeb, format, oldSocketUnit)
+}
+
+// oldPackage is oldSocketPackage with socketUnit as quantum-safe-proxy.socket.
+func oldPackage(t *testing.T, newDeb, format, socketUnit string) string {
 	dir := t.TempDir()
 	stage := filepath.Join(dir, "stage")
 	tree := filepath.Join(dir, "tree")
@@ -139,7 +144,7 @@ func oldSocketPackage(t *testing.T, newDeb, format string) string {
 		run(t, "cp", "-p", filepath.Join(tree, src), filepath.Join(stage, dst))
 	}
 	unit := filepath.Join(dir, "quantum-safe-proxy.socket")
-	if err := os.WriteFile(unit, []byte(oldSocketUnit), 0o644); err != nil {
+	if err := os.WriteFile(unit, []byte(socketUnit), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	yaml, err := os.ReadFile("../nfpm.yaml")

@@ -325,7 +325,7 @@ func install(t *testing.T, b *systemdBox) {
 	b.run("cp-in", filepath.Join(dir, "quantum-safe-proxy"), "/usr/bin/quantum-safe-proxy")
 	b.exec("chmod", "0755", "/usr/bin/quantum-safe-proxy")
 	for _, u := range []string{"quantum-safe-proxy.socket", "quantum-safe-proxy.service", "quantum-safe-proxy@.socket",
-		"quantum-safe-proxy@.service"} {
+		"quantum-safe-proxy@.service", "quantum-safe-proxy-admin.socket"} {
 		b.run("cp-in", "../systemd/"+u, "/usr/lib/systemd/system/"+u)
 	}
 	b.run("cp-in", "../systemd/quantum-safe-proxy.sysusers", "/usr/lib/sysusers.d/quantum-safe-proxy.conf")

@@ -209,28 +209,3 @@ func TestPassedNonListeningSocketIsAnError(t *testing.T) {
 		t.Errorf("err %v, output:\n%s\nwant:\n%s", err, out, want)
 	}
 }
-
-// The socket named "admin" is reserved: no TLS is served on it.
-func TestAdminSocketIsReserved(t *testing.T) {
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		need(t, "systemd-socket-activate", "apt-get install systemd (Debian's systemd package has it)")
-	}
-	https, admin := freePort(t), freePort(t)
-	args := append([]string{"-l", https, "-l", admin, "--fdname=https:admin", binary, "--log-format", "json"}, servingBothChains(echoBackend(t))...)
-	cmd := exec.Command(activate, args...)
-	p := startProc(t, cmd)
-	c, err := dialRetry(https)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	if rec := p.wait(t, "socket named admin is reserved for the admin listener; no TLS is served on it"); rec["address"] != admin {
-		t.Errorf("admin: %v", rec)
-	}
-	for _, l := range p.snapshot() {
-		if l["msg"] == "listening" && l["listener"] == "admin" {
-			t.Errorf("TLS served on the admin socket: %v", l)
-		}
-	}
-}

@@ -175,7 +175,12 @@ func TestPrintConfigReadsNoKeyBindsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	file := fmt.Sprintf(`{"cert_path": %q, "key_path": %q, "listen": %q, "admin_listen": %q}`, cert, key, taken.Addr(), taken.Addr())
+	takenAdmin, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer takenAdmin.Close()
+	file := fmt.Sprintf(`{"cert_path": %q, "key_path": %q, "listen": %q, "admin_listen": %q}`, cert, key, taken.Addr(), takenAdmin.Addr())
 	for _, form := range [][]string{{"--print-config"}, {"--print-config", "--json"}} {
 		stdout, stderr, code := runIn(t, file, append(form, "--config-file", "config.json"), nil)
 		if code != 0 {

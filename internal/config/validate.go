@@ -137,11 +137,16 @@ func (l *loader) checkListen() {
 }
 
 // checkAdminListen checks admin_listen: none, unix:/path, or host:port
-// on loopback unless unsafe_admin_listen. A socket named admin from
+// on loopback unless unsafe_admin_listen, and never the listen address
+// (the TLS listener is never the admin one). A socket named admin from
 // systemd is checked when it is passed (package daemon).
 func (l *loader) checkAdminListen() {
 	a := l.cfg.AdminListen
 	if a == "" {
+		return
+	}
+	if a == l.cfg.Listen {
+		l.fail("%s: %q is also the listen address: the admin endpoint needs an address of its own, e.g. 127.0.0.1:9090", l.label("admin_listen"), a)
 		return
 	}
 	if path, ok := strings.CutPrefix(a, "unix:"); ok {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/admin"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/listen"
@@ -148,6 +149,12 @@ type daemon struct {
 	// endpoint serves them (metrics.Handler). run makes them unless a
 	// test has.
 	metrics *metrics.Metrics
+	// The admin endpoint (admin.go): nil if none; the socket systemd
+	// passed for it, if that is what it serves on; what /readyz reads.
+	admin       *admin.Server
+	adminDone   chan struct{} // closed when admin.Serve has returned
+	adminSocket *listen.Listener
+	state       readyState
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
@@ -180,6 +187,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 	if d.metrics == nil {
 		d.metrics = metrics.New(d.version)
 	}
+	defer d.stopAdmin()
 	w, err := d.start(ctx, sigs)
 	if err != nil || d.cfg == nil {
 		return err // nil when stopped while waiting for a configuration
@@ -187,6 +195,11 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 	cfg, snap := d.cfg, d.snap
 	d.metrics.Loaded(time.Now())
 	if err := checkClientListeners(cfg, d.set); err != nil {
+		d.set.Close()
+		return err
+	}
+	adminLn, err := d.openAdmin(cfg)
+	if err != nil {
 		d.set.Close()
 		return err
 	}
@@ -203,6 +216,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 	applyClient(snap)
 	d.proxy = proxy.New(proxy.Options{Logger: d.log, MaxConnections: cfg.MaxConnections, MaxHandshakes: cfg.MaxHandshakes, Observer: d.metrics}, snap)
 	d.metrics.SetTraffic(traffic(d.proxy))
+	d.state.serving(d.proxy, snap, len(d.set.Serve))
 	if w != nil {
 		w.handOver()
 	}
@@ -216,8 +230,11 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		}()
 		d.log.Info("listening", listening(cfg, l, d.set.Activated)...)
 	}
-	if d.set.Admin != nil {
-		d.log.Info("socket named admin is reserved for the admin listener; no TLS is served on it", "address", d.set.Admin.Addr().String())
+	if cfg.UnsafeAdminListen {
+		d.log.Warn("unsafe_admin_listen is set: the admin endpoint, plain HTTP without authentication, may be reachable from other hosts")
+	}
+	if adminLn != nil {
+		d.startAdmin(adminLn)
 	}
 	sdnotify.Ready(d.sentStatus())
 	stopWatchdog := d.watchdog()
@@ -230,6 +247,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 	// Closing our descriptors leaves systemd's sockets open: clients that
 	// connect now wait in the backlog for the next process.
 	d.proxy.StopAccepting()
+	d.state.draining.Store(true)
 	d.set.Close()
 	serving.Wait()
 	d.log.Info("stopping: draining open connections", "cause", why, "drain_timeout", d.cfg.DrainTimeout, "open", d.proxy.Stats.Active.Load())

@@ -27,6 +27,9 @@ func (d *daemon) reloadConfig() {
 	if err == nil {
 		err = checkClientListeners(cfg, d.set)
 	}
+	if err == nil {
+		err = checkAdminSocket(cfg, d.adminSocket)
+	}
 	if err != nil {
 		d.reloadFailed(err, at)
 		return
@@ -65,6 +68,7 @@ func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) 
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	applyClient(snap)
 	d.proxy.Swap(snap)
+	d.state.reloaded(snap)
 	d.cfg, d.snap = cfg, snap
 	for _, c := range changes {
 		d.log.Debug("reload: changed", "setting", c.setting, "was", c.was, "now", c.now)
@@ -85,6 +89,7 @@ func (d *daemon) swap(cfg *config.Config, snap *proxy.Snapshot, at, msg string) 
 func (d *daemon) reloadFailed(err error, at string) {
 	d.logReloadFailure(err)
 	d.metrics.Reloaded(false, time.Time{})
+	d.state.reloadFailed(err, at)
 	d.setReload("reload " + at + " failed, previous configuration kept")
 	sdnotify.Ready(d.sentStatus())
 }

@@ -107,6 +107,7 @@ func (d *daemon) awaitConfig(ctx context.Context, sigs <-chan os.Signal, err err
 	now := time.Now()
 	w := &waiter{d: d, conns: make(chan held), stop: make(chan struct{}), since: now, last: now}
 	w.failed(err)
+	d.serveAdminWhileWaiting()
 	for _, l := range d.set.Serve {
 		w.loops.Add(1)
 		go w.accept(l)
@@ -223,6 +224,7 @@ func (w *waiter) failed(err error) {
 	// its assignments (sd_notify(3)).
 	w.first = strings.ReplaceAll(problems[0].Error(), "\n", "; ")
 	w.more = len(problems) - 1
+	w.d.state.notLoaded(w.first, w.more)
 }
 
 // status is the STATUS= line while the configuration is broken.

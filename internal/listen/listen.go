@@ -64,18 +64,15 @@ func Open(addr string, requireSystemd bool) (*Set, error) {
 	if requireSystemd {
 		return nil, ErrNoSystemdSocket
 	}
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		ln, err := listenUnix(path)
-		if err != nil {
-			return nil, err
-		}
-		return &Set{Serve: []Listener{{Listener: ln, Name: addr}}}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Bind(addr)
 	if err != nil {
 		return nil, err
 	}
-	return &Set{Serve: []Listener{{Listener: ln, Name: ln.Addr().String()}}}, nil
+	name := ln.Addr().String()
+	if strings.HasPrefix(addr, "unix:") {
+		name = addr
+	}
+	return &Set{Serve: []Listener{{Listener: ln, Name: name}}}, nil
 }
 
 // Passed takes the sockets systemd passed, as [Open] does, and returns
