@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,10 +30,19 @@ const unitConfigDir = "/etc/quantum-safe-proxy/"
 // prints nothing when the configuration loads: the units' ExecReload runs
 // check before it signals the proxy, and the journal already gets the
 // proxy's own account of the reload; problems still go to stderr.
-func runCheck(args, environ []string, stdout io.Writer) error {
+func runCheck(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	self, args, err := selfTestFlags(args)
+	if err != nil {
+		return err
+	}
 	as, quiet, args, err := checkFlags(args)
 	if err != nil {
 		return err
+	}
+	if self.json {
+		// One JSON document on stdout: what check says in words is in
+		// it (warnings) or on stderr (problems).
+		quiet = true
 	}
 	cfg, err := loadConfig(args, environ, stdout)
 	if err != nil {
@@ -69,6 +79,9 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 		}
 		return &config.Error{Problems: problems}
 	}
+	if quiet && self.enabled && snap != nil {
+		return runSelfTest(ctx, cfg, snap, self, selfTestWarnings(cfg, snap), stdout)
+	}
 	if quiet {
 		return nil
 	}
@@ -93,9 +106,12 @@ func runCheck(args, environ []string, stdout io.Writer) error {
 	}
 	if snap.Client != nil {
 		snap.Client.Describe(stdout, cfg.Target, time.Now())
-		return nil
+	} else {
+		snap.TLS.Describe(stdout, time.Now())
 	}
-	snap.TLS.Describe(stdout, time.Now())
+	if self.enabled {
+		return runSelfTest(ctx, cfg, snap, self, selfTestWarnings(cfg, snap), stdout)
+	}
 	return nil
 }
 

@@ -187,7 +187,7 @@ func TestCheckQuiet(t *testing.T) {
 func TestCheckLeavesCredentialsToTheProxy(t *testing.T) {
 	if args := os.Getenv("QSP_TEST_CHECK"); args != "" {
 		var out, stderr bytes.Buffer
-		code := exitCode(runCheck(strings.Split(args, "\n"), os.Environ(), &out), &stderr)
+		code := exitCode(runCheck(context.Background(), strings.Split(args, "\n"), os.Environ(), &out), &stderr)
 		os.Stdout.Write(out.Bytes())
 		os.Stdout.Write(stderr.Bytes())
 		os.Exit(code)

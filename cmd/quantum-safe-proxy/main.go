@@ -96,7 +96,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		manual(stdout)
 		return nil
 	case "check":
-		return runCheck(args[1:], environ, stdout)
+		return runCheck(ctx, args[1:], environ, stdout)
 	case "probe":
 		return runProbe(ctx, args[1:], stdout)
 	}
@@ -124,11 +124,14 @@ func loadConfig(args, environ []string, stdout io.Writer) (*config.Config, error
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   quantum-safe-proxy [options]              run the proxy
-  quantum-safe-proxy check [--as service|self] [--quiet] [options]
+  quantum-safe-proxy check [--as service|self] [--quiet] [--self-test [--json] [--probe-cert FILE --probe-key FILE]] [options]
                                             validate the configuration and certificates, say what clients get;
                                             --as service (the default for a file in /etc/quantum-safe-proxy)
                                             also finds files the packaged service could not read;
-                                            --quiet prints nothing when it loads (problems still go to stderr)
+                                            --quiet prints nothing when it loads (problems still go to stderr);
+                                            --self-test serves the setup on loopback and probes it as each kind
+                                            of client would (client mode: probes the target); exit 1 when a
+                                            client does not get what the configuration promises
   quantum-safe-proxy --print-config [--json] [options]
                                             print every setting in force and where it came from (default,
                                             file, env, flag, implied); reads no key, opens no socket

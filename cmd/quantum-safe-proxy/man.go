@@ -20,7 +20,8 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 [\fIoptions\fR]
 .br
 .B quantum\-safe\-proxy check
-[\fB\-\-as service\fR|\fBself\fR] [\fB\-\-quiet\fR] [\fIoptions\fR]
+[\fB\-\-as service\fR|\fBself\fR] [\fB\-\-quiet\fR]
+[\fB\-\-self\-test\fR [\fB\-\-json\fR] [\fB\-\-probe\-cert\fR \fIFILE\fR \fB\-\-probe\-key\fR \fIFILE\fR]] [\fIoptions\fR]
 .br
 .B quantum\-safe\-proxy \-\-print\-config
 [\fB\-\-json\fR] [\fIoptions\fR]
@@ -75,7 +76,20 @@ for a configuration file in \fI/etc/quantum\-safe\-proxy\fR, it also
 finds every file the packaged service could not read (see KEY PERMISSIONS),
 though root, who runs it, reads them all; \fB\-\-as self\fR leaves that out.
 \fB\-\-quiet\fR (\fB\-q\fR) prints nothing when the configuration loads
-(problems still go to stderr); the units' \fBExecReload=\fR runs it
+(problems still go to stderr); the units' \fBExecReload=\fR runs it.
+\fB\-\-self\-test\fR then serves the configured TLS setup on a loopback
+port of its own (its backend a sink, never the target), runs the
+\fBprobe\fR matrix against it and compares what each kind of client got
+with what the configuration promises: strict mode refusing classical
+clients, a client certificate asked for, chains that every client
+accepts (verified up to the top certificate of each chain file, so an
+expired certificate or a name the leaf does not cover fails). In client
+mode it probes the remote target with the configured roots and client
+certificate. \fB\-\-probe\-cert\fR and \fB\-\-probe\-key\fR add a client
+certificate to present; \fB\-\-json\fR prints one object (ok,
+expectations, warnings, the probe's report). Exit 0 when every
+expectation is met, 1 when one is not, 78 for a configuration that does
+not load
 .TP
 .B \-\-print\-config
 print every setting in force with where its value came from: default,
