@@ -365,7 +365,7 @@ func servesName(cfg *config.Config, i int, name string) bool {
 
 // clientExpectations: in client mode the proxy completes a handshake
 // only with a server whose chain verifies against ca_cert_path, and in
-// strict mode only over a hybrid group.
+// strict mode only over a hybrid group with an ML-DSA signature.
 func clientExpectations(cfg *config.Config, r *probe.Report) []expectation {
 	var out []expectation
 	for _, a := range r.Attempts {
@@ -376,11 +376,15 @@ func clientExpectations(cfg *config.Config, r *probe.Report) []expectation {
 			continue
 		}
 		want := "the remote server's chain verified against ca_cert_path"
-		if cfg.PQCMode == config.PQCStrict {
-			want += ", over a hybrid post-quantum group"
+		strict := cfg.PQCMode == config.PQCStrict
+		if strict {
+			want += ", over a hybrid post-quantum group, signed with ML-DSA"
 		}
 		e := expectation{Attempt: a.Name, Want: want, Got: gotText(&a)}
-		e.OK = a.Handshake && a.Verified && (cfg.PQCMode != config.PQCStrict || a.PQ)
+		if a.SignatureScheme != "" {
+			e.Got += ", signed " + a.SignatureScheme
+		}
+		e.OK = a.Handshake && a.Verified && (!strict || a.PQ && strings.HasPrefix(a.SignatureScheme, "mldsa"))
 		if a.Handshake && !a.Verified {
 			e.Got += "; chain not verified: " + a.VerifyError
 		}

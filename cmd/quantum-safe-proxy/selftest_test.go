@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -175,5 +176,30 @@ func TestSelfTestFlags(t *testing.T) {
 		if code != 78 || stderr != tc.want {
 			t.Errorf("%v: exit %d, stderr %q, want 78 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// In client mode the self-test probes the remote target with the
+// configured roots and client chain: strict mode passes against a server
+// that signs with ML-DSA over a hybrid group, and fails (exit 1) against
+// one that signs with ECDSA only, which the proxy would refuse.
+func TestSelfTestClientMode(t *testing.T) {
+	dir := testPKI(t)
+	args := func(target string) []string {
+		return []string{"check", "--self-test", "--mode", "client", "--target", target, "--server-name", "localhost",
+			"--ca-cert", filepath.Join(dir, "ca.crt"), "--pqc-mode", "strict",
+			"--cert", filepath.Join(dir, "client-mldsa.crt"), "--key", filepath.Join(dir, "client-mldsa.key")}
+	}
+	pq := tlsServer(t, &tls.Config{Certificates: devChains(t, dir, "server-mldsa", "server-ecdsa")})
+	out, _, code := runCmd(t, args(pq)...)
+	want := "  ok     hybrid:      want the remote server's chain verified against ca_cert_path, over a hybrid post-quantum group, signed with ML-DSA; got served (post-quantum, X25519MLKEM768), signed mldsa65\n"
+	if block := selfTestExpectations(t, out); code != 0 || !strings.HasPrefix(block, want) {
+		t.Errorf("ML-DSA server: exit %d, expectations:\n%s\nwant to start with:\n%s", code, block, want)
+	}
+	classical := tlsServer(t, &tls.Config{Certificates: devChains(t, dir, "server-ecdsa")})
+	out, _, code = runCmd(t, args(classical)...)
+	want = "  FAILED hybrid:      want the remote server's chain verified against ca_cert_path, over a hybrid post-quantum group, signed with ML-DSA; got served (post-quantum, X25519MLKEM768), signed ecdsa_secp256r1_sha256\n"
+	if block := selfTestExpectations(t, out); code != 1 || !strings.HasPrefix(block, want) {
+		t.Errorf("ECDSA server: exit %d, expectations:\n%s\nwant to start with:\n%s", code, block, want)
 	}
 }
