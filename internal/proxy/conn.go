@@ -139,6 +139,8 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	pq := tlsconf.IsPQ(cs.CurveID)
 	if pq {
 		p.Stats.PQ.Add(1)
+	} else {
+		p.Stats.Classical.Add(1)
 	}
 	c.attrs = []slog.Attr{
 		slog.String("listener", listener),
