@@ -47,14 +47,19 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-func exitCode(err error, stderr io.Writer) int {
-	// Under systemd (an ExecStart without its socket, the units'
-	// ExecReload check) each line goes to the journal at its priority:
-	// "<3>" is err, "<4>" warning (sd-daemon(3), SyslogLevelPrefix=).
-	errPrefix, warnPrefix := "", ""
+// journalPrefixes are the line prefixes for an error and a warning on
+// stderr. Under systemd (an ExecStart without its socket, the units'
+// ExecReload=) each line goes to the journal at its priority: "<3>" is
+// err, "<4>" warning (sd-daemon(3), SyslogLevelPrefix=).
+func journalPrefixes(stderr io.Writer) (errPrefix, warnPrefix string) {
 	if f, ok := stderr.(*os.File); ok && f == os.Stderr && logging.StderrIsJournal() {
-		errPrefix, warnPrefix = "<3>", "<4>"
+		return "<3>", "<4>"
 	}
+	return "", ""
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	errPrefix, warnPrefix := journalPrefixes(stderr)
 	switch {
 	case err == nil, errors.Is(err, config.ErrHelp):
 		return exitOK
@@ -94,6 +99,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return nil
 	case "check":
 		return runCheck(args[1:], environ, stdout)
+	case "reload":
+		return runReload(ctx, args[1:], environ, stderr)
 	}
 	// The daemon loads the configuration at start and again on SIGHUP,
 	// with the environment as it is then.
@@ -117,6 +124,9 @@ func usage(w io.Writer) {
                                             --as service (the default for a file in /etc/quantum-safe-proxy)
                                             also finds files the packaged service could not read;
                                             --quiet prints nothing when it loads (problems still go to stderr)
+  quantum-safe-proxy reload [--no-signal]   the units' ExecReload=: signal the proxy ($MAINPID), wait for the
+                                            reload's outcome, exit 1 with its reason if it failed; --no-signal
+                                            when systemd sends the signal itself (Type=notify-reload)
   quantum-safe-proxy certs init --dir DIR [--force]
                                             write a development PKI (ML-DSA-65 and ECDSA P-256 chains)
   quantum-safe-proxy certs init --host --dir DIR --ca-dir DIR [--force]

@@ -21,6 +21,7 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/listen"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/reloadstate"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/watch"
@@ -139,8 +140,9 @@ type daemon struct {
 	snap   *proxy.Snapshot // the snapshot in force
 	warned []string        // the keys of its warnings, each logged once
 	mu     sync.Mutex
-	reload string // the last reload's outcome, for STATUS=
-	sent   string // the last STATUS= line sent
+	reload string                 // the last reload's outcome, for STATUS=
+	sent   string                 // the last STATUS= line sent
+	state  *reloadstate.Publisher // the record `quantum-safe-proxy reload` reads; nil writes none
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
@@ -165,7 +167,9 @@ func Run(ctx context.Context, load Loader, stderr io.Writer) error {
 	defer signal.Stop(sigs)
 
 	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr, passed: listen.Passed}
-	return d.run(ctx, sigs)
+	err := d.run(ctx, sigs)
+	d.state.Close() // where /tmp is not the unit's own, it would stay
+	return err
 }
 
 // run is Run once signals are caught.
@@ -207,6 +211,9 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		d.log.Info("socket named admin is reserved for the admin listener; no TLS is served on it", "address", d.set.Admin.Addr().String())
 	}
 	sdnotify.Ready(d.sentStatus())
+	if w != nil && w.reloaded {
+		d.published(d.state.Succeeded(nil)) // after READY=1, as every outcome
+	}
 	stopWatchdog := d.watchdog()
 	defer stopWatchdog()
 	stopStatus := d.statusUpdates()
@@ -249,6 +256,7 @@ func (d *daemon) start(ctx context.Context, sigs <-chan os.Signal) (*waiter, err
 	d.cfg, d.snap = cfg, snap
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.log = logging.New(d.stderr, cfg.LogFormat, d.level)
+	d.openState()
 	if d.set == nil {
 		d.set, err = listen.Open(cfg.Listen, cfg.RequireSystemdSocket)
 		if errors.Is(err, listen.ErrNoSystemdSocket) {
