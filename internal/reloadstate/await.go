@@ -89,11 +89,13 @@ func Await(ctx context.Context, o Options) (Record, error) {
 		case <-ctx.Done():
 			return Record{}, fmt.Errorf("%s: the proxy (PID %d) reported no reload after %d within %v", path, o.PID, after, o.Timeout)
 		}
-		// EPERM: the proxy runs as another user, so it lives.
-		if err := syscall.Kill(o.PID, 0); errors.Is(err, syscall.ESRCH) {
+		// EPERM: the proxy runs as another user, so it lives. A proxy
+		// on its way out has removed its records already.
+		r, err = read(o.Dir)
+		if perr := syscall.Kill(o.PID, 0); errors.Is(perr, syscall.ESRCH) || errors.Is(err, fs.ErrNotExist) {
 			return Record{}, fmt.Errorf("the proxy (PID %d) exited before it reported the reload", o.PID)
 		}
-		if r, err = read(o.Dir); err != nil {
+		if err != nil {
 			return Record{}, err
 		}
 	}
