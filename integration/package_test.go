@@ -46,6 +46,7 @@ var wantFiles = map[string]string{
 	"/usr/share/doc/quantum-safe-proxy/examples/browsers-and-pq-clients.json": "-rw-r--r-- root/root",
 	"/usr/share/doc/quantum-safe-proxy/examples/client-mode.json":             "-rw-r--r-- root/root",
 	"/usr/share/doc/quantum-safe-proxy/examples/zero-trust-mtls.json":         "-rw-r--r-- root/root",
+	"/usr/share/doc/quantum-safe-proxy/examples/notify-reload.conf":           "-rw-r--r-- root/root",
 }
 
 func TestPackageDebContents(t *testing.T) {

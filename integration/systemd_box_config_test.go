@@ -55,6 +55,14 @@ func TestSystemdBoxBrokenConfig(t *testing.T) {
 	}
 	wantReset(t, "127.0.0.1:8443", true)
 	saysWhy(t, b, problem)
+	// A reload tries the file at once and fails, saying why.
+	out := b.exec("sh", "-c", "systemctl reload quantum-safe-proxy.service 2>&1; echo exit=$?")
+	if strings.HasSuffix(out, "exit=0\n") {
+		t.Errorf("systemctl reload while the configuration is broken: exit 0, want a failure")
+	}
+	if j := b.exec("journalctl", "--no-pager", "-o", "cat", "-b", "-p", "err", "-u", "quantum-safe-proxy.service"); !strings.Contains(j, "quantum-safe-proxy: error: reload failed: "+problem+`; did you mean "target"?; connections are reset until a configuration loads`) {
+		t.Errorf("the failed reload's reason is not in the journal:\n%s", j)
+	}
 	unitsUp(t, b)
 	newPID := b.exec("systemctl", "show", "-p", "MainPID", "--value", "quantum-safe-proxy.service")
 	t.Logf("service PID before the reboot %s, after %s", strings.TrimSpace(pid), strings.TrimSpace(newPID))

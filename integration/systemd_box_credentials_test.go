@@ -6,9 +6,10 @@ import (
 )
 
 // Keys that come in through LoadCredential= reload: systemd shows the
-// credentials only to the service's main process, and the check that
-// ExecReload= runs before SIGHUP leaves them to it, so `systemctl reload`
-// succeeds; a broken configuration still fails it.
+// credentials only to the service's main process, which reloads them;
+// ExecReload= (`quantum-safe-proxy reload`) reads no file, only the
+// proxy's outcome, so `systemctl reload` succeeds; a broken configuration
+// still fails it, with the proxy's reason.
 func TestSystemdBoxCredentialsReload(t *testing.T) {
 	b := bootBox(t, "qsp-cred")
 	install(t, b)
@@ -29,6 +30,9 @@ func TestSystemdBoxCredentialsReload(t *testing.T) {
 	b.exec("sed", "-i", `s/"target"/"tagret"/`, "/etc/quantum-safe-proxy/config.json")
 	if out := b.exec("sh", "-c", "systemctl reload quantum-safe-proxy.service 2>&1; echo exit=$?"); strings.HasSuffix(out, "exit=0\n") {
 		t.Errorf("systemctl reload of a broken configuration: exit 0, want a failure\n%s", out)
+	}
+	if out := b.exec("journalctl", "--no-pager", "-o", "cat", "-p", "err", "-u", "quantum-safe-proxy.service"); !strings.Contains(out, "quantum-safe-proxy: error: reload failed: /etc/quantum-safe-proxy/config.json: tagret: unknown key") {
+		t.Errorf("the failed reload's reason is not in the journal:\n%s", out)
 	}
 	if r := runSClient(t, "127.0.0.1:8443"); !r.echoed {
 		t.Errorf("after the failed reload the proxy does not serve:\n%s", r.out)

@@ -15,7 +15,8 @@ import (
 // made, copied in as OpenSSL writes the key: 0600 root, which root reads
 // and the service (a dynamic user in group quantum-safe-proxy-keys) does
 // not. check, run as root, names the fix; `systemctl reload` before the
-// fix fails (non-zero) with the same fix in the journal and keeps serving
+// fix fails (non-zero) with the proxy's own error, the same fix, in the
+// journal and keeps serving
 // the previous chain; after the fix, check passes and the reload serves
 // the new chain; with a key file that holds no key, the reload fails
 // again and that chain serves on. The configuration is put back at the
@@ -104,10 +105,10 @@ func ownKeyAsOpenSSLWritesIt(t *testing.T, b *systemdBox) {
 }
 
 // failedReload runs `systemctl reload`, which must exit non-zero, with
-// check's error line containing why at priority err in the journal and
-// in `systemctl status` (the proxy's own reload would log "reload: ..."
-// instead); the service keeps running, the same process, serving the
-// chain whose leaf is served. It returns the journal line.
+// the line of `quantum-safe-proxy reload` (ExecReload=) that gives the
+// proxy's reason, containing why, at priority err in the journal and in
+// `systemctl status`; the service keeps running, the same process,
+// serving the chain whose leaf is served. It returns the journal line.
 func failedReload(t *testing.T, b *systemdBox, why string, served []byte) string {
 	t.Helper()
 	show := func() string {
@@ -121,13 +122,13 @@ func failedReload(t *testing.T, b *systemdBox, why string, served []byte) string
 	}
 	t.Logf("systemctl reload: %s", strings.TrimSpace(out))
 	journal := b.exec("journalctl", "--no-pager", "-o", "cat", "-p", "err", "-u", "quantum-safe-proxy.service", "--since", since)
-	why = "quantum-safe-proxy: error: " + why
+	why = "quantum-safe-proxy: error: reload failed: " + why
 	line := lineWith(journal, why)
 	if line == "" {
 		t.Errorf("the failed reload logged no error with %q:\n%s", why, journal)
 	}
 	status := b.exec("sh", "-c", "systemctl status --no-pager --full -n 10 quantum-safe-proxy.service; true")
-	if !strings.Contains(status, why) || !strings.Contains(status, "ExecReload=/usr/bin/quantum-safe-proxy check") {
+	if !strings.Contains(status, why) || !strings.Contains(status, "ExecReload=/usr/bin/quantum-safe-proxy reload") {
 		t.Errorf("systemctl status does not say why the reload failed:\n%s", status)
 	}
 	t.Logf("systemctl status after the failed reload:\n%s", status)

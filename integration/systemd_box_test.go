@@ -183,10 +183,20 @@ func TestSystemdBox(t *testing.T) {
 	b.exec("systemctl", "reload", "quantum-safe-proxy.service")
 	roundTrip(t, c, rd, "still here after systemctl reload")
 	c.Close()
-	if status := b.exec("systemctl", "show", "-p", "StatusText", "--value", "quantum-safe-proxy.service"); !strings.Contains(status, " ok") {
-		t.Errorf("StatusText after reload: %q", status)
+	// Three PQ clients (s_client, over IPv6, Go) and a classical one, all
+	// closed; STATUS= follows within a second.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		status := b.exec("systemctl", "show", "-p", "StatusText", "--value", "quantum-safe-proxy.service")
+		if strings.HasPrefix(status, "4 connections, 75% PQ, 0 open, 0 refused; reload ") && strings.HasSuffix(status, " ok (nothing changed)\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("StatusText after reload: %q", status)
+			break
+		}
 	}
 
+	reloadReportsOutcome(t, b)
 	ownKeyAsOpenSSLWritesIt(t, b)
 	rotated := rotateCertificates(t, b)
 	restartUnderLoad(t, b, rotated)
@@ -226,6 +236,11 @@ func addressInstance(t *testing.T, b *systemdBox) {
 	if r := runSClient(t, "[::1]:9445"); r.group != "X25519MLKEM768" || !r.echoed {
 		status, _ := exec.Command(b.tool, "-n", b.name, "exec", "systemctl", "status", "--no-pager", unit+".socket", unit+".service").CombinedOutput()
 		t.Errorf("client of %s on [::1]:9445: group %q echoed %v\n%s\n%s", unit, r.group, r.echoed, r.out, status)
+	}
+	// Its runtime directory, where the reload's outcome is recorded, is
+	// named after the instance, colons and all.
+	if out := b.exec("sh", "-c", "systemctl reload '"+unit+"' 2>&1; echo exit=$?"); out != "exit=0\n" {
+		t.Errorf("systemctl reload %s: %s", unit, out)
 	}
 }
 

@@ -27,9 +27,8 @@ const unitConfigDir = "/etc/quantum-safe-proxy/"
 // read, though root, who usually runs check, reads them all: a key copied
 // in 0600 root passes a root's check and fails the service's reload.
 // --as self leaves that out, for a proxy run some other way. --quiet
-// prints nothing when the configuration loads: the units' ExecReload runs
-// check before it signals the proxy, and the journal already gets the
-// proxy's own account of the reload; problems still go to stderr.
+// prints nothing when the configuration loads, for scripts (a deploy
+// step before `systemctl reload`); problems still go to stderr.
 func runCheck(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	self, args, err := selfTestFlags(args)
 	if err != nil {
@@ -118,10 +117,11 @@ func runCheck(ctx context.Context, args, environ []string, stdout io.Writer) err
 // outOfSight drops the problems about files under $CREDENTIALS_DIRECTORY
 // when this process cannot enter it, and says so. systemd (252, at least)
 // shows the credentials (LoadCredential=) only to the service's main
-// process: ExecReload=, which runs check before each reload, finds
-// /run/credentials at mode 0000. Credentials change only with a restart,
-// so the reload reads the bytes the proxy started with; they are the
-// proxy's to check, and every other file is still checked here.
+// process: its ExecReload= commands, check among them where an operator
+// runs it there, find /run/credentials at mode 0000. Credentials change
+// only with a restart, so a reload reads the bytes the proxy started
+// with; they are the proxy's to check, and every other file is still
+// checked here.
 func outOfSight(problems []error, environ []string) ([]error, string) {
 	var dir string
 	for _, kv := range environ {

@@ -47,14 +47,19 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-func exitCode(err error, stderr io.Writer) int {
-	// Under systemd (an ExecStart without its socket, the units'
-	// ExecReload check) each line goes to the journal at its priority:
-	// "<3>" is err, "<4>" warning (sd-daemon(3), SyslogLevelPrefix=).
-	errPrefix, warnPrefix := "", ""
+// journalPrefixes are the line prefixes for an error and a warning on
+// stderr. Under systemd (an ExecStart without its socket, the units'
+// ExecReload=) each line goes to the journal at its priority: "<3>" is
+// err, "<4>" warning (sd-daemon(3), SyslogLevelPrefix=).
+func journalPrefixes(stderr io.Writer) (errPrefix, warnPrefix string) {
 	if f, ok := stderr.(*os.File); ok && f == os.Stderr && logging.StderrIsJournal() {
-		errPrefix, warnPrefix = "<3>", "<4>"
+		return "<3>", "<4>"
 	}
+	return "", ""
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	errPrefix, warnPrefix := journalPrefixes(stderr)
 	var verdict *verdictError
 	switch {
 	case err == nil, errors.Is(err, config.ErrHelp):
@@ -97,6 +102,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return nil
 	case "check":
 		return runCheck(ctx, args[1:], environ, stdout)
+	case "reload":
+		return runReload(ctx, args[1:], environ, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], stdout)
 	}
@@ -132,6 +139,9 @@ func usage(w io.Writer) {
                                             --self-test serves the setup on loopback and probes it as each kind
                                             of client would (client mode: probes the target); exit 1 when a
                                             client does not get what the configuration promises
+  quantum-safe-proxy reload [--no-signal]   the units' ExecReload=: signal the proxy ($MAINPID), wait for the
+                                            reload's outcome, exit 1 with its reason if it failed; --no-signal
+                                            when systemd sends the signal itself (Type=notify-reload)
   quantum-safe-proxy --print-config [--json] [options]
                                             print every setting in force and where it came from (default,
                                             file, env, flag, implied); reads no key, opens no socket

@@ -26,6 +26,9 @@ quantum\-safe\-proxy \- post\-quantum TLS sidecar: hybrid ML\-KEM key exchange, 
 .B quantum\-safe\-proxy \-\-print\-config
 [\fB\-\-json\fR] [\fIoptions\fR]
 .br
+.B quantum\-safe\-proxy reload
+[\fB\-\-no\-signal\fR]
+.br
 .B quantum\-safe\-proxy certs init
 \fB\-\-dir\fR \fIDIR\fR [\fB\-\-force\fR]
 .br
@@ -76,7 +79,7 @@ for a configuration file in \fI/etc/quantum\-safe\-proxy\fR, it also
 finds every file the packaged service could not read (see KEY PERMISSIONS),
 though root, who runs it, reads them all; \fB\-\-as self\fR leaves that out.
 \fB\-\-quiet\fR (\fB\-q\fR) prints nothing when the configuration loads
-(problems still go to stderr); the units' \fBExecReload=\fR runs it.
+(problems still go to stderr).
 \fB\-\-self\-test\fR then serves the configured TLS setup on a loopback
 port of its own (its backend a sink, never the target), runs the
 \fBprobe\fR matrix against it and compares what each kind of client got
@@ -100,6 +103,16 @@ key, and it opens no socket. With \fB\-\-json\fR, one object whose
 \fBconfig\fR is a configuration file that loads to the same settings and
 whose \fBsources\fR says where each came from. A configuration with
 problems prints them as a start would, and nothing else (exit 78)
+.TP
+.B reload
+the units' \fBExecReload=\fR: send SIGHUP to \fB$MAINPID\fR, wait for
+the outcome of the reload that began after it, which the proxy records
+in the unit's private \fI/tmp\fR (named after \fB$INVOCATION_ID\fR), and
+exit 1 with the proxy's reason on one line if it failed, so that
+\fBsystemctl reload\fR fails; a setting kept until a restart is a
+warning. \fB\-\-no\-signal\fR sends nothing, for
+\fBType=notify\-reload\fR, where systemd sends the signal itself (see
+RELOAD UNDER SYSTEMD)
 .TP
 .B certs inspect
 describe each PEM file: every certificate (subject, issuer, key, names,
@@ -243,16 +256,25 @@ suites), the chain chosen and why, and whether a session ticket resumed or
 why not; and on reload, each setting or chain that changed with its old and
 new value. Below debug none of it is built.
 .PP
-Under the packaged units, \fBsystemctl reload\fR first runs
-\fBcheck \-\-quiet \-\-as self\fR as the service: a configuration
-that would not load fails the reload (\fBsystemctl\fR exits 1), with
-its problems in the journal at \fBerr\fR and in \fBsystemctl status\fR,
-and the proxy is not signalled, so the previous configuration keeps
-serving. A reload that fails in the proxy (a file changed meanwhile, or
-a rotated file the watch read) is logged at \fBerror\fR; one that succeeds at
-\fBNOTICE\fR (journal priority 5), which every \fBlog_level\fR shows,
-with what it changed. \fBSTATUS=\fR (\fBsystemctl status\fR) follows
-the counters and the last reload within a second, at most once a second.
+A reload that fails is logged at \fBerror\fR, each problem on its own
+line; one that succeeds at \fBNOTICE\fR (journal priority 5), which
+every \fBlog_level\fR shows, with what it changed. \fBSTATUS=\fR
+(\fBsystemctl status\fR) follows the counters and the last reload within
+a second, at most once a second: connections accepted, the share of those
+served whose key exchange was post\-quantum (\fI90% PQ\fR, rounded
+down), open, refused.
+.SH RELOAD UNDER SYSTEMD
+Under the packaged units \fBsystemctl reload\fR fails (exit 1) when the
+proxy's reload fails, for whatever reason, and the previous configuration
+keeps serving; \fBsystemctl status\fR shows the reason, which
+\fBquantum\-safe\-proxy reload\fR (\fBExecReload=\fR) logs at
+\fBerr\fR. systemd itself has no way to hear of a failed reload. The
+units are \fBType=notify\fR, for systemd 252; for
+\fBType=notify\-reload\fR (systemd 253 and later) install
+\fI/usr/share/doc/quantum\-safe\-proxy/examples/notify\-reload.conf\fR as a
+drop\-in, which runs \fBreload \-\-no\-signal\fR. Before the first client
+after a boot the service is not running and \fBsystemctl reload\fR fails;
+\fBsystemctl try\-reload\-or\-restart\fR does nothing then.
 .SH A BROKEN CONFIGURATION
 Run from a shell, the proxy reports every problem and exits 78. Started by
 systemd with its socket (socket activation: after a typo and

@@ -23,6 +23,7 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/metrics"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/proxy"
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/reloadstate"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/watch"
@@ -155,6 +156,7 @@ type daemon struct {
 	adminDone   chan struct{} // closed when admin.Serve has returned
 	adminSocket *listen.Listener
 	state       readyState
+	outcome     *reloadstate.Publisher // the record `quantum-safe-proxy reload` reads; nil writes none
 }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), reloading on SIGHUP
@@ -179,7 +181,9 @@ func Run(ctx context.Context, load Loader, stderr io.Writer, version string) err
 	defer signal.Stop(sigs)
 
 	d := &daemon{load: load, level: new(slog.LevelVar), stderr: stderr, passed: listen.Passed, version: version}
-	return d.run(ctx, sigs)
+	err := d.run(ctx, sigs)
+	d.outcome.Close() // where /tmp is not the unit's own, it would stay
+	return err
 }
 
 // run is Run once signals are caught.
@@ -237,6 +241,9 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) error {
 		d.startAdmin(adminLn)
 	}
 	sdnotify.Ready(d.sentStatus())
+	if w != nil && w.reloaded {
+		d.published(d.outcome.Succeeded(nil)) // after READY=1, as every outcome
+	}
 	stopWatchdog := d.watchdog()
 	defer stopWatchdog()
 	stopStatus := d.statusUpdates()
@@ -280,6 +287,7 @@ func (d *daemon) start(ctx context.Context, sigs <-chan os.Signal) (*waiter, err
 	d.cfg, d.snap = cfg, snap
 	d.level.Set(logging.ParseLevel(cfg.LogLevel))
 	d.log = logging.New(d.stderr, cfg.LogFormat, d.level)
+	d.openState()
 	if d.set == nil {
 		d.set, err = listen.Open(cfg.Listen, cfg.RequireSystemdSocket)
 		if errors.Is(err, listen.ErrNoSystemdSocket) {

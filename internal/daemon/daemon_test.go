@@ -203,7 +203,7 @@ func TestReloadOutcomeVisibleAtWarn(t *testing.T) {
 func TestStatusFollowsWithinASecond(t *testing.T) {
 	notify := listenNotify(t)
 	r := startDaemon(t)
-	if d := notify.next(t, "READY=1", 10*time.Second); !strings.HasSuffix(d, "STATUS=0 connections, 0 PQ, 0 open, 0 refused") {
+	if d := notify.next(t, "READY=1", 10*time.Second); !strings.HasSuffix(d, "STATUS=0 connections, 0 open, 0 refused") {
 		t.Fatalf("READY: %q", d)
 	}
 	start := time.Now()
@@ -212,14 +212,14 @@ func TestStatusFollowsWithinASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	d := notify.next(t, "STATUS=1 connection, 1 PQ", 3*time.Second)
+	d := notify.next(t, "STATUS=1 connection, 100% PQ", 3*time.Second)
 	if took := time.Since(start); took > 1500*time.Millisecond {
 		t.Errorf("STATUS %q came %v after the connection, want within about 1s", d, took)
 	}
 	// Nothing listens on the backend (127.0.0.1:9): the connection ends
 	// at once, and the line settles at 0 open (unless it already had).
-	if !strings.HasPrefix(d, "STATUS=1 connection, 1 PQ, 0 open") {
-		notify.next(t, "STATUS=1 connection, 1 PQ, 0 open", 3*time.Second)
+	if !strings.HasPrefix(d, "STATUS=1 connection, 100% PQ, 0 open") {
+		notify.next(t, "STATUS=1 connection, 100% PQ, 0 open", 3*time.Second)
 	}
 	select {
 	case d := <-notify.got:

@@ -16,9 +16,13 @@ import (
 // a whole new snapshot (certificates, CA pool, target, client_cert_mode,
 // pqc_mode) and swaps it in only if all of it is valid. Open connections
 // keep the snapshot they started with. systemd hears RELOADING=1 first and
-// READY=1 last (sd_notify(3)), whatever the outcome.
+// READY=1 last (sd_notify(3)), whatever the outcome; then the outcome is
+// recorded for `quantum-safe-proxy reload` (see package reloadstate),
+// after READY=1 so that systemd has both notifications queued before the
+// command exits and ends the reload job.
 func (d *daemon) reloadConfig() {
 	sdnotify.Reloading()
+	d.published(d.outcome.Begin())
 	at := time.Now().Format(time.TimeOnly)
 	cfg, snap, err := d.loadSnapshot()
 	if err == nil && cfg.Mode != d.cfg.Mode {
@@ -32,14 +36,19 @@ func (d *daemon) reloadConfig() {
 	}
 	if err != nil {
 		d.reloadFailed(err, at)
+		first, more := firstProblem(err)
+		d.published(d.outcome.Failed(failureReason(first, more, "the previous configuration serves on")))
 		return
 	}
+	var kept []string
 	for _, change := range d.restartOnly(cfg) {
 		d.log.Warn("reload: " + change + " changes only with a restart; keeping the current value")
+		kept = append(kept, change+" changes only with a restart; the current value is kept")
 	}
 	cfg.Listen, cfg.MaxConnections, cfg.LogFormat = d.cfg.Listen, d.cfg.MaxConnections, d.cfg.LogFormat
 	cfg.MaxHandshakes, cfg.AdminListen = d.cfg.MaxHandshakes, d.cfg.AdminListen
 	d.swap(cfg, snap, at, "reloaded")
+	d.published(d.outcome.Succeeded(kept))
 }
 
 // reloadFiles rebuilds the snapshot from the configuration in force, so

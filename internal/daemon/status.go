@@ -7,16 +7,39 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/sdnotify"
 )
 
-// status is the one-line STATUS= summary.
+// status is the one-line STATUS= summary: "12 connections, 92% PQ, 3
+// open, 1 refused; reload 10:03:41 ok (changed chain 1)".
 func (d *daemon) status() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := &d.proxy.Stats
-	line := fmt.Sprintf("%s, %d PQ, %d open, %d refused", count(s.Accepted.Load(), "connection", "connections"), s.PQ.Load(), s.Active.Load(), s.Refused.Load())
+	line := count(s.Accepted.Load(), "connection", "connections")
+	if share := pqShare(s.PQ.Load(), s.Classical.Load()); share != "" {
+		line += ", " + share
+	}
+	line += fmt.Sprintf(", %d open, %d refused", s.Active.Load(), s.Refused.Load())
 	if d.reload != "" {
 		line += "; " + d.reload
 	}
 	return line
+}
+
+// pqShare is the share of the connections served whose key exchange was
+// post-quantum: how far the move to PQ has gone. Refused connections
+// (scanners, a load balancer's TCP checks, classical clients in strict
+// mode) have their own count in the line, and would otherwise dilute it.
+// Whole percent, rounded down, so that 100% means every one and a single
+// classical connection shows; "<1%" when some were PQ but fewer than one
+// in a hundred; "" before any was served.
+func pqShare(pq, classical int64) string {
+	served := pq + classical
+	switch {
+	case served == 0:
+		return ""
+	case pq > 0 && pq*100 < served:
+		return "<1% PQ"
+	}
+	return fmt.Sprintf("%d%% PQ", pq*100/served)
 }
 
 // count is n with the noun that agrees with it: "1 connection", "2

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -57,6 +56,8 @@ type waiter struct {
 	resets  int       // connections reset
 	sent    string    // the last STATUS= line sent
 
+	reloaded bool // the configuration loaded at a SIGHUP, whose outcome is to be recorded
+
 	cfg  *config.Config // the configuration that loaded at last
 	snap *proxy.Snapshot
 }
@@ -104,6 +105,7 @@ func (d *daemon) awaitConfig(ctx context.Context, sigs <-chan os.Signal, err err
 	}
 	d.level.Set(logging.ParseLevel(level))
 	d.log = logging.New(d.stderr, format, d.level)
+	d.openState()
 	now := time.Now()
 	w := &waiter{d: d, conns: make(chan held), stop: make(chan struct{}), since: now, last: now}
 	w.failed(err)
@@ -162,11 +164,14 @@ func (w *waiter) wait(ctx context.Context, sigs <-chan os.Signal) string {
 				return sig.String()
 			}
 			sdnotify.Reloading()
+			w.d.published(w.d.outcome.Begin())
 			if w.attempt() {
-				return "" // Run says READY=1 once it serves
+				w.reloaded = true
+				return "" // Run says READY=1 once it serves, then records the outcome
 			}
 			due = nil
 			sdnotify.Ready(w.sentStatus())
+			w.d.published(w.d.outcome.Failed(failureReason(w.first, w.more, "connections are reset until a configuration loads")))
 		case <-ctx.Done():
 			sdnotify.Stopping("stopping; no valid configuration was loaded")
 			return "context done"
@@ -222,8 +227,7 @@ func (w *waiter) failed(err error) {
 		"problems", len(problems))
 	// STATUS= is one line of the sd_notify datagram, whose lines are
 	// its assignments (sd_notify(3)).
-	w.first = strings.ReplaceAll(problems[0].Error(), "\n", "; ")
-	w.more = len(problems) - 1
+	w.first, w.more = firstProblem(err)
 	w.d.state.notLoaded(w.first, w.more)
 }
 

@@ -261,7 +261,7 @@ func TestStatusFollowsAfterTheWait(t *testing.T) {
 		t.Fatal("the connection to a closed backend did not end")
 	}
 	closed := time.Now()
-	d2 := notify.next(t, "STATUS=1 connection, 1 PQ, 0 open", 5*time.Second)
+	d2 := notify.next(t, "STATUS=1 connection, 100% PQ, 0 open", 5*time.Second)
 	if took := time.Since(closed); took > 600*time.Millisecond {
 		t.Errorf("STATUS %q came %v after the connection ended, want within about statusPoll", d2, took)
 	}

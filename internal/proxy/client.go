@@ -92,6 +92,8 @@ func (p *Proxy) serveClient(c *conn, snap *Snapshot, listener string) {
 	pq := tlsconf.IsPQ(cs.CurveID)
 	if pq {
 		p.Stats.PQ.Add(1)
+	} else {
+		p.Stats.Classical.Add(1)
 	}
 	c.pq.Store(pq)
 	c.local.Store(true)

@@ -146,6 +146,8 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	pq := tlsconf.IsPQ(cs.CurveID)
 	if pq {
 		p.Stats.PQ.Add(1)
+	} else {
+		p.Stats.Classical.Add(1)
 	}
 	c.pq.Store(pq)
 	c.attrs = []slog.Attr{

@@ -58,9 +58,11 @@ type Options struct {
 	Observer Observer
 }
 
-// Stats are running totals, safe to read at any time.
+// Stats are running totals, safe to read at any time. PQ and Classical
+// count the connections served, by whether their key exchange was post-
+// quantum; Refused those whose handshake failed or found no slot.
 type Stats struct {
-	Accepted, PQ, Refused, Active atomic.Int64
+	Accepted, PQ, Classical, Refused, Active atomic.Int64
 }
 
 // Proxy serves listeners with the current snapshot.
