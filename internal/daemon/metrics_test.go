@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -183,27 +182,13 @@ func checkCertSeries(t *testing.T, g prometheus.Gatherer, files map[string]strin
 	}
 }
 
-// series gives the values of family name by their labels (name="value"
-// pairs, sorted, joined by commas).
+// series gives the values of family name by their labels (see
+// metrics.Series).
 func series(t *testing.T, g prometheus.Gatherer, name string) map[string]float64 {
 	t.Helper()
-	mfs, err := g.Gather()
+	out, err := metrics.Series(g, name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			var labels []string
-			for _, l := range s.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			slices.Sort(labels)
-			out[strings.Join(labels, ",")] = s.GetCounter().GetValue() + s.GetGauge().GetValue()
-		}
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package probe
 import (
 	"crypto/tls"
 	"fmt"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/tlsconf"
 )
 
 // The probe names groups, signature schemes and alerts as the IANA TLS
@@ -74,28 +76,9 @@ func isMLDSAScheme(s tls.SignatureScheme) bool {
 	return s == tls.MLDSA44 || s == tls.MLDSA65 || s == tls.MLDSA87
 }
 
-// alertNames are the TLS Alerts registry's names (RFC 8446, Section 6,
-// and RFC 5246 for those TLS 1.3 dropped).
-var alertNames = map[uint8]string{
-	0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac",
-	21: "decryption_failed", 22: "record_overflow", 30: "decompression_failure",
-	40: "handshake_failure", 41: "no_certificate", 42: "bad_certificate",
-	43: "unsupported_certificate", 44: "certificate_revoked",
-	45: "certificate_expired", 46: "certificate_unknown",
-	47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied",
-	50: "decode_error", 51: "decrypt_error", 60: "export_restriction",
-	70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
-	86: "inappropriate_fallback", 90: "user_canceled", 100: "no_renegotiation",
-	109: "missing_extension", 110: "unsupported_extension",
-	111: "certificate_unobtainable", 112: "unrecognized_name",
-	113: "bad_certificate_status_response", 114: "bad_certificate_hash_value",
-	115: "unknown_psk_identity", 116: "certificate_required",
-	120: "no_application_protocol", 121: "ech_required",
-}
-
 // AlertName names a TLS alert description, or gives its number.
 func AlertName(desc uint8) string {
-	if n, ok := alertNames[desc]; ok {
+	if n, ok := tlsconf.RegistryAlertName(desc); ok {
 		return n
 	}
 	return fmt.Sprintf("alert(%d)", desc)

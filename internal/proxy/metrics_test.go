@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,29 +150,13 @@ func waitClosed(t *testing.T, g prometheus.Gatherer, n float64) {
 	}
 }
 
-// series gives the values of family name by their labels (as name="value"
-// pairs joined by commas, sorted): a counter's or gauge's value, a
-// histogram's count of observations.
+// series gives the values of family name by their labels (see
+// metrics.Series).
 func series(t *testing.T, g prometheus.Gatherer, name string) map[string]float64 {
 	t.Helper()
-	mfs, err := g.Gather()
+	out, err := metrics.Series(g, name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			var labels []string
-			for _, l := range s.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			slices.Sort(labels)
-			v := s.GetCounter().GetValue() + s.GetGauge().GetValue() + float64(s.GetHistogram().GetSampleCount())
-			out[strings.Join(labels, ",")] = v
-		}
 	}
 	return out
 }

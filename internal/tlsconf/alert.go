@@ -72,3 +72,10 @@ func alertName(desc byte) string {
 	}
 	return strconv.Itoa(int(desc))
 }
+
+// RegistryAlertName is an alert description's name in the TLS registry
+// (handshake_failure), and false for a description it does not list.
+func RegistryAlertName(desc byte) (string, bool) {
+	name, ok := alertNames[desc]
+	return name, ok
+}
