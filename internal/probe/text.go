@@ -153,8 +153,15 @@ func (r *Report) mldsaText() string {
 	case isMLDSAName(with.SignatureScheme):
 		return fmt.Sprintf("yes: %s for clients that offer ML-DSA; %s", with.SignatureScheme, others)
 	case isMLDSAName(certs.SignatureScheme):
-		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client (no ML-DSA for certificates) is refused (%s); %s",
-			certs.SignatureScheme, cmp.Or(with.Alert, with.Error), others)
+		// Go's client is refused by a server with only an ML-DSA-signed
+		// chain, and served another chain by one that has it too
+		// (OpenSSL's s_server -cert with -dcert).
+		goClient := "is refused (" + cmp.Or(with.Alert, with.Error) + ")"
+		if with.SignatureScheme != "" {
+			goClient = "gets " + with.SignatureScheme
+		}
+		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client (no ML-DSA for certificates) %s; %s",
+			certs.SignatureScheme, goClient, others)
 	case with.SignatureScheme != "":
 		return fmt.Sprintf("no: the server signs with %s even for clients that offer ML-DSA", with.SignatureScheme)
 	}
