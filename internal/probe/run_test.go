@@ -243,6 +243,32 @@ func TestRunUnreachable(t *testing.T) {
 	}
 }
 
+// A server that accepts the connection and says nothing (a stalled
+// process, a tarpit) is unreachable after one attempt, and the reason
+// says that it connected: "cannot connect" would send the operator to
+// look at firewalls and routes.
+func TestRunSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	r, err := Run(context.Background(), ln.Addr().String(), Options{Timeout: 200 * time.Millisecond})
+	const reason = "connected, but the server sent nothing in 200ms"
+	if err != nil || r.Verdict != Unreachable || len(r.Attempts) != 1 || r.Reason != reason || r.Attempts[0].Error != reason {
+		t.Errorf("%v: verdict %s, %d attempts, reason %q, error %q; want reason and error %q", err, r.Verdict, len(r.Attempts), r.Reason, r.Attempts[0].Error, reason)
+	}
+}
+
 var update = flag.Bool("update", false, "rewrite testdata/report.golden")
 
 // The JSON report's field names are an interface: a golden file pins
