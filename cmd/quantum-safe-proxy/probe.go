@@ -106,6 +106,11 @@ func probeOptions(address string, values map[string]string) (probe.Options, erro
 	if (cert == "") != (key == "") {
 		return opts, usageError("probe: --cert and --key go together: the client certificate and its private key")
 	}
+	if strings.Contains(key, "-----BEGIN ") {
+		// The key's text, not its path: an error from opening it would
+		// print the key.
+		return opts, usageError("probe: --key: holds a private key in PEM, not the path of a file; write the key to a file and give its path (the key is not shown here)")
+	}
 	if cert != "" {
 		chain, err := certs.LoadChain(cert, key)
 		if err != nil {

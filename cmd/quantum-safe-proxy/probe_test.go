@@ -152,6 +152,9 @@ func TestProbeUsage(t *testing.T) {
 		{[]string{"probe", "a:1", "--key", "k"}, "probe: --cert and --key go together: the client certificate and its private key"},
 		{[]string{"probe", "a:1", "--ca", "/nonexistent.crt"}, "probe: --ca: open /nonexistent.crt: no such file or directory"},
 		{[]string{"probe", "a:1", "--cert", "../../testdata/mldsa65.crt", "--key", "../../testdata/mldsa65-other.key"}, "probe: ../../testdata/mldsa65-other.key does not match ../../testdata/mldsa65.crt"},
+		// The key's text where its path belongs is not repeated (the
+		// one-line check below fails if it is).
+		{[]string{"probe", "a:1", "--cert", "../../testdata/mldsa65.crt", "--key", "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n"}, "probe: --key: holds a private key in PEM, not the path of a file; write the key to a file and give its path (the key is not shown here)"},
 	} {
 		_, stderr, code := runCmd(t, tc.args...)
 		if code != 78 || !strings.HasPrefix(stderr, "quantum-safe-proxy: error: "+tc.err) || strings.Count(stderr, "\n") != 1 {

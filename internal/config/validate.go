@@ -29,6 +29,7 @@ func (l *loader) validate() {
 	if _, given := l.src["certificates"]; !given && len(c.Certificates) == 0 && !l.uncertain && c.Mode != ModeClient {
 		l.fail("%s", l.noCertificate())
 	}
+	l.checkKeyText()
 	for i, p := range c.Certificates {
 		for _, n := range p.ServerNames {
 			if n == "" || strings.ContainsAny(n, " /:") {
@@ -252,5 +253,29 @@ func (l *loader) expandCredentials() {
 	for i := range c.Certificates {
 		expand(fmt.Sprintf("certificates[%d].cert_path", i), &c.Certificates[i].CertPath)
 		expand(fmt.Sprintf("certificates[%d].key_path", i), &c.Certificates[i].KeyPath)
+	}
+}
+
+// checkKeyText refuses a key_path that holds the key itself in PEM, as
+// when a container's QUANTUM_SAFE_PROXY_KEY is set to the key's text
+// (some images take it so). The value is never repeated: every later
+// message (open KEY: no such file) and --print-config would show the
+// key on the terminal and in the journal.
+func (l *loader) checkKeyText() {
+	base := l.label("certificates")
+	for i := range l.cfg.Certificates {
+		p := &l.cfg.Certificates[i]
+		if !strings.Contains(p.KeyPath, "-----BEGIN ") {
+			continue
+		}
+		label := fmt.Sprintf("%s[%d].key_path", base, i)
+		switch base {
+		case "--cert":
+			label = "--key"
+		case EnvPrefix + "CERT":
+			label = EnvPrefix + "KEY"
+		}
+		l.fail("%s: holds a private key in PEM, not the path of a file; write the key to a file readable only by the service and give its path (the key is not shown here)", label)
+		p.KeyPath = "" // nothing after this may show it
 	}
 }

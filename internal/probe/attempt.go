@@ -108,7 +108,7 @@ func (p *prober) goAttempt(ctx context.Context, name, offered string, cfg *tls.C
 	defer cancel()
 	conn, err := p.dial(ctx)
 	if err != nil {
-		a.Error, a.silent = err.Error(), true
+		a.Error, a.silent, a.unconnected = err.Error(), true, true
 		return a
 	}
 	defer conn.Close()
@@ -144,7 +144,7 @@ func (p *prober) goAttempt(ctx context.Context, name, offered string, cfg *tls.C
 		a.setGroup(st.CurveID)
 		a.setChain(st.PeerCertificates, p)
 	}
-	a.fail(err, tap.n == 0)
+	a.fail(err, tap.n == 0, p.timeout())
 	return a
 }
 
@@ -178,7 +178,7 @@ func (p *prober) readerAttempt(ctx context.Context, name, offered string, of off
 	defer cancel()
 	conn, err := p.dial(ctx)
 	if err != nil {
-		a.Error, a.silent = err.Error(), true
+		a.Error, a.silent, a.unconnected = err.Error(), true, true
 		return a
 	}
 	defer conn.Close()
@@ -188,12 +188,13 @@ func (p *prober) readerAttempt(ctx context.Context, name, offered string, of off
 	f, err := handshake13(tap, of)
 	a.fromFlight(f, p)
 	a.Handshake = f.finished && err == nil
-	a.fail(err, tap.n == 0)
+	a.fail(err, tap.n == 0, p.timeout())
 	return a
 }
 
-// fail records how an attempt ended: OK, or the alert or error.
-func (a *Attempt) fail(err error, silent bool) {
+// fail records how an attempt ended: OK, or the alert or error. silent:
+// the server sent no byte on the connection, which was given timeout.
+func (a *Attempt) fail(err error, silent bool, timeout time.Duration) {
 	if err == nil {
 		a.OK = true
 		return
@@ -209,6 +210,11 @@ func (a *Attempt) fail(err error, silent bool) {
 	}
 	a.Error = err.Error()
 	a.silent = silent && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded))
+	if a.silent {
+		// Said plainly: the error is a read's timeout or the context's,
+		// which reads like a failure to connect.
+		a.Error = "connected, but the server sent nothing in " + timeout.String()
+	}
 }
 
 // alertOf finds the alert the server sent in an error of crypto/tls

@@ -128,8 +128,8 @@ type Attempt struct {
 
 	reached bool // the server answered in TLS (a ServerHello or an alert)
 	// silent: no connection, or none of the server's bytes before the
-	// attempt's time ran out
-	silent bool
+	// attempt's time ran out; unconnected: no connection
+	silent, unconnected bool
 }
 
 // Certificate describes one certificate of a chain.

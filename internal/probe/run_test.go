@@ -115,6 +115,28 @@ func TestRunMLDSASignedChainForOpenSSLClients(t *testing.T) {
 	}
 }
 
+// A server with an ML-DSA-signed chain and an ECDSA one, as OpenSSL's
+// s_server with -cert and -dcert: it serves the ML-DSA chain only to a
+// client whose signature_algorithms_cert (extension 50) has ML-DSA, and
+// the ECDSA chain to crypto/tls, which leaves it out. Go's client is
+// served, not refused, and the ML-DSA line must say what it gets.
+func TestRunMLDSASignedChainAndECDSAChain(t *testing.T) {
+	ml, ec := selfSigned(t, newKey(t, "ML-DSA-65")), selfSigned(t, newKey(t, "ECDSA P-256"))
+	r := probeGo(t, &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if slices.Contains(h.Extensions, 50) || !slices.Contains(h.SignatureSchemes, tls.MLDSA65) {
+			return &ec, nil
+		}
+		return &ml, nil
+	}}, Options{ServerName: "localhost", Roots: pool(ml, ec)})
+	want(t, attempt(t, r, AttemptMLDSA), true, "", "X25519MLKEM768", "ecdsa_secp256r1_sha256")
+	want(t, attempt(t, r, AttemptMLDSACerts), true, "", "X25519MLKEM768", "mldsa65")
+	want(t, attempt(t, r, AttemptNoMLDSA), true, "", "X25519MLKEM768", "ecdsa_secp256r1_sha256")
+	const text = "yes: mldsa65 for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client (no ML-DSA for certificates) gets ecdsa_secp256r1_sha256; clients that do not offer it get ecdsa_secp256r1_sha256"
+	if got := r.mldsaText(); got != text {
+		t.Errorf("ML-DSA:\n got %s\nwant %s", got, text)
+	}
+}
+
 // A server without hybrid groups is not PQ-ready: the hybrid attempt is
 // refused with handshake_failure, the others get X25519.
 func TestRunClassicalServer(t *testing.T) {
@@ -218,6 +240,32 @@ func TestRunUnreachable(t *testing.T) {
 	r, _ = Run(context.Background(), ln.Addr().String(), Options{Timeout: 2 * time.Second})
 	if r.Verdict != Unreachable || !strings.Contains(r.Reason, "HTTP/") {
 		t.Errorf("verdict %s: %s", r.Verdict, r.Reason)
+	}
+}
+
+// A server that accepts the connection and says nothing (a stalled
+// process, a tarpit) is unreachable after one attempt, and the reason
+// says that it connected: "cannot connect" would send the operator to
+// look at firewalls and routes.
+func TestRunSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	r, err := Run(context.Background(), ln.Addr().String(), Options{Timeout: 200 * time.Millisecond})
+	const reason = "connected, but the server sent nothing in 200ms"
+	if err != nil || r.Verdict != Unreachable || len(r.Attempts) != 1 || r.Reason != reason || r.Attempts[0].Error != reason {
+		t.Errorf("%v: verdict %s, %d attempts, reason %q, error %q; want reason and error %q", err, r.Verdict, len(r.Attempts), r.Reason, r.Attempts[0].Error, reason)
 	}
 }
 

@@ -6,7 +6,17 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/logging"
 )
+
+// The text report is read on a terminal, and much of it is the server's
+// to choose: certificate subjects and names (which verification errors
+// quote), the CA names of a CertificateRequest. Each such string goes
+// through shown ([logging.Escape]: quoted when it holds a control
+// character), so that a server cannot forge a line of the report with
+// a newline or drive the terminal with escape sequences.
+var shown = logging.Escape
 
 // titles are the attempts' names for people.
 var titles = map[string]string{
@@ -41,7 +51,11 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-22s %s\n", titles[a.Name]+":", attemptLine(&a, chain))
 		if a.ClientCertRequested {
-			list := strings.Join(a.ClientCertCAs, "; ")
+			names := make([]string, len(a.ClientCertCAs))
+			for i, n := range a.ClientCertCAs {
+				names[i] = shown(n)
+			}
+			list := strings.Join(names, "; ")
 			if list == "" {
 				list = "(the server lists none)"
 			}
@@ -62,14 +76,14 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintln(w)
 	switch r.Verdict {
 	case PQReady:
-		fmt.Fprintf(w, "PQ-ready: yes: %s\n", r.Reason)
+		fmt.Fprintf(w, "PQ-ready: yes: %s\n", shown(r.Reason))
 	case NotPQReady:
-		fmt.Fprintf(w, "PQ-ready: no: %s\n", r.Reason)
+		fmt.Fprintf(w, "PQ-ready: no: %s\n", shown(r.Reason))
 	default:
-		fmt.Fprintf(w, "unreachable: %s\n", r.Reason)
+		fmt.Fprintf(w, "unreachable: %s\n", shown(r.Reason))
 		return
 	}
-	fmt.Fprintf(w, "ML-DSA authentication: %s\n", r.mldsaText())
+	fmt.Fprintf(w, "ML-DSA authentication: %s\n", shown(r.mldsaText()))
 }
 
 // attemptLine says how an attempt went, on one line.
@@ -101,11 +115,11 @@ func attemptLine(a *Attempt, chain int) string {
 	case a.OK:
 		status = "ok"
 	case a.Alert != "" && a.Handshake:
-		status = "refused after the handshake: " + a.Alert
+		status = "refused after the handshake: " + shown(a.Alert)
 	case a.Alert != "":
-		status = "refused: " + a.Alert
+		status = "refused: " + shown(a.Alert)
 	default:
-		status = "failed: " + a.Error
+		status = "failed: " + shown(a.Error)
 	}
 	if len(facts) == 0 {
 		return status
@@ -120,10 +134,10 @@ func chainText(a *Attempt, roots string) string {
 	if a.Verified {
 		fmt.Fprintf(&b, "(verified against %s):\n", roots)
 	} else {
-		fmt.Fprintf(&b, "(not verified: %s):\n", a.VerifyError)
+		fmt.Fprintf(&b, "(not verified: %s):\n", shown(a.VerifyError))
 	}
 	for _, c := range a.Chain {
-		fmt.Fprintf(&b, "  %s: %s key, signed with %s, expires %s\n", c.Subject, c.KeyAlgorithm, c.SignatureAlgorithm, c.NotAfter.Format("2006-01-02"))
+		fmt.Fprintf(&b, "  %s: %s key, signed with %s, expires %s\n", shown(c.Subject), c.KeyAlgorithm, c.SignatureAlgorithm, c.NotAfter.Format("2006-01-02"))
 	}
 	return b.String()
 }
@@ -153,8 +167,15 @@ func (r *Report) mldsaText() string {
 	case isMLDSAName(with.SignatureScheme):
 		return fmt.Sprintf("yes: %s for clients that offer ML-DSA; %s", with.SignatureScheme, others)
 	case isMLDSAName(certs.SignatureScheme):
-		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client (no ML-DSA for certificates) is refused (%s); %s",
-			certs.SignatureScheme, cmp.Or(with.Alert, with.Error), others)
+		// Go's client is refused by a server with only an ML-DSA-signed
+		// chain, and served another chain by one that has it too
+		// (OpenSSL's s_server -cert with -dcert).
+		goClient := "is refused (" + cmp.Or(with.Alert, with.Error) + ")"
+		if with.SignatureScheme != "" {
+			goClient = "gets " + with.SignatureScheme
+		}
+		return fmt.Sprintf("yes: %s for clients that accept ML-DSA-signed certificates (as OpenSSL 3.5 does); Go's client (no ML-DSA for certificates) %s; %s",
+			certs.SignatureScheme, goClient, others)
 	case with.SignatureScheme != "":
 		return fmt.Sprintf("no: the server signs with %s even for clients that offer ML-DSA", with.SignatureScheme)
 	}

@@ -36,7 +36,10 @@ func (r *Report) judge() {
 			r.Reason += ": " + r.Attempts[0].Error
 		}
 		if len(r.Attempts) == 1 && r.Attempts[0].silent {
-			r.Reason = "cannot connect: " + r.Attempts[0].Error
+			r.Reason = r.Attempts[0].Error // connected, but nothing came
+			if r.Attempts[0].unconnected {
+				r.Reason = "cannot connect: " + r.Attempts[0].Error
+			}
 		}
 	default:
 		r.Verdict = NotPQReady
