@@ -71,14 +71,37 @@ func listenNotify(t *testing.T) *notifications {
 func (n *notifications) next(t *testing.T, prefix string, within time.Duration) string {
 	t.Helper()
 	deadline := time.After(within)
+	var skipped []string
 	for {
 		select {
 		case d := <-n.got:
 			if strings.HasPrefix(d, prefix) {
 				return d
 			}
+			skipped = append(skipped, d)
 		case <-deadline:
-			t.Fatalf("no datagram starting %q within %v", prefix, within)
+			t.Fatalf("no datagram starting %q within %v; skipped %q", prefix, within, skipped)
+		}
+	}
+}
+
+// nextLine returns the next datagram with a line (an assignment) that
+// starts with prefix, skipping others.
+func (n *notifications) nextLine(t *testing.T, prefix string, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
+	var skipped []string
+	for {
+		select {
+		case d := <-n.got:
+			for _, line := range strings.Split(d, "\n") {
+				if strings.HasPrefix(line, prefix) {
+					return d
+				}
+			}
+			skipped = append(skipped, d)
+		case <-deadline:
+			t.Fatalf("no datagram with a line starting %q within %v; skipped %q", prefix, within, skipped)
 		}
 	}
 }
