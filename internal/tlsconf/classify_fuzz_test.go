@@ -32,6 +32,9 @@ var knownReasons = map[string]bool{
 	ReasonTimeout: true, ReasonNotTLS: true, ReasonClientGone: true, ReasonProtocolVersion: true,
 	ReasonSSLv2Hello: true, ReasonMalformedHello: true, ReasonNoPQGroup: true, ReasonOther: true,
 	ReasonClientRefused: true, ReasonNoSharedSigAlg: true,
+	// A ClientHello whose suites are all ones not served here (CBC only),
+	// and early data sent after a ClientHello that announces it.
+	ReasonNoSharedCipher: true, ReasonEarlyData: true,
 }
 
 // FuzzClassifyHello feeds a client's bytes to a real tls.Server under the
