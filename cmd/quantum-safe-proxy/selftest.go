@@ -238,21 +238,17 @@ func probeLoopback(ctx context.Context, cfg *config.Config, snap *proxy.Snapshot
 // chain's first bound name (a wildcard's stand-in below it), else its
 // leaf's first DNS name, else none.
 func selfTestName(cfg *config.Config, snap *proxy.Snapshot) string {
-	if len(cfg.Certificates) > 0 && len(cfg.Certificates[0].ServerNames) > 0 {
-		n := cfg.Certificates[0].ServerNames[0]
-		if rest, ok := strings.CutPrefix(n, "*."); ok {
-			return "self-test." + rest
-		}
-		return n
+	var n string
+	switch {
+	case len(cfg.Certificates) > 0 && len(cfg.Certificates[0].ServerNames) > 0:
+		n = cfg.Certificates[0].ServerNames[0]
+	case len(snap.TLS.Chains) > 0 && len(snap.TLS.Chains[0].Leaf().DNSNames) > 0:
+		n = snap.TLS.Chains[0].Leaf().DNSNames[0]
 	}
-	if len(snap.TLS.Chains) > 0 && len(snap.TLS.Chains[0].Leaf().DNSNames) > 0 {
-		n := snap.TLS.Chains[0].Leaf().DNSNames[0]
-		if rest, ok := strings.CutPrefix(n, "*."); ok {
-			return "self-test." + rest
-		}
-		return n
+	if rest, ok := strings.CutPrefix(n, "*."); ok {
+		return "self-test." + rest
 	}
-	return ""
+	return n
 }
 
 // chainTops is a pool of the last certificate of every served chain: a
@@ -294,7 +290,7 @@ func serverExpectations(cfg *config.Config, snap *proxy.Snapshot, r *probe.Repor
 	required := cfg.ClientCertMode == config.ClientCertRequired
 	classicalChain := false // a chain a client without ML-DSA can be served
 	for i, c := range snap.TLS.Chains {
-		if !certs.IsMLDSA(c.Leaf().PublicKey) && servesName(cfg, i, r.ServerName) {
+		if !certs.IsMLDSA(c.Leaf().PublicKey) && snap.TLS.ServesName(i, r.ServerName) {
 			classicalChain = true
 		}
 	}
@@ -342,25 +338,6 @@ func serverExpectations(cfg *config.Config, snap *proxy.Snapshot, r *probe.Repor
 		out = append(out, e)
 	}
 	return out
-}
-
-// servesName reports whether chain i may be served to a client asking
-// for name: it is bound to no names, or to one that matches.
-func servesName(cfg *config.Config, i int, name string) bool {
-	if i >= len(cfg.Certificates) || len(cfg.Certificates[i].ServerNames) == 0 {
-		return true
-	}
-	for _, n := range cfg.Certificates[i].ServerNames {
-		if n == name {
-			return true
-		}
-		if rest, ok := strings.CutPrefix(n, "*."); ok {
-			if label, parent, ok := strings.Cut(name, "."); ok && label != "" && parent == rest {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // clientExpectations: in client mode the proxy completes a handshake

@@ -332,6 +332,12 @@ func (s *Server) choose(chi *tls.ClientHelloInfo) (*certs.Chain, string) {
 	return nil, whyNoChain
 }
 
+// ServesName reports whether chain i may be served to a client asking
+// for name: it is bound to no server names, or to one that matches.
+func (s *Server) ServesName(i int, name string) bool {
+	return len(s.names[i]) == 0 || matchName(s.names[i], name)
+}
+
 func matchName(names []string, sni string) bool {
 	sni = strings.ToLower(strings.TrimSuffix(sni, "."))
 	for _, n := range names {
