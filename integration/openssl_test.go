@@ -63,21 +63,6 @@ func TestOpenSSLLegacyClientRefusedInStrictMode(t *testing.T) {
 	}
 }
 
-// ML-DSA private keys in each PKCS#8 form OpenSSL 3.5 writes load and
-// serve a handshake that OpenSSL verifies.
-func TestOpenSSLVerifiesEveryKeyForm(t *testing.T) {
-	backend := echoBackend(t)
-	for _, key := range []string{"mldsa65-seed.key", "mldsa65-both.key", "mldsa65-expanded.key"} {
-		t.Run(key, func(t *testing.T) {
-			p := startProxy(t, "--target", backend, "--cert", "../testdata/mldsa65.crt", "--key", "../testdata/"+key)
-			r := runSClient(t, p.addr, "-CAfile", "../testdata/mldsa65.crt", "-verify_return_error")
-			if r.peerSig != "mldsa65" || !r.verified || !r.echoed {
-				t.Fatalf("signature %q verified %v echoed %v\n%s", r.peerSig, r.verified, r.echoed, r.out)
-			}
-		})
-	}
-}
-
 // OpenSSL asks for a key update ("K": KeyUpdate with update_requested,
 // RFC 8446, Section 4.6.3) while the backend streams to it without
 // pause: the proxy's own KeyUpdate must slot in between the records it is

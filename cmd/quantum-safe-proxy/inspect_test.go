@@ -25,10 +25,10 @@ func TestCertsInspectKey(t *testing.T) {
 		out, errText string
 	}{
 		{[]string{"certs", "inspect", "--config-file", cfg, p(certs.ServerMLDSAKey)},
-			"DIR/server-mldsa.key (private key)\n  key:        ML-DSA-65\n  form:       seed-only (the 32-byte seed the key is derived from)\n" +
+			"DIR/server-mldsa.key (private key)\n  key:        ML-DSA-65\n  form:       seed-only (the 32-byte seed the key is derived from)\n  signer:     circl\n" +
 				"  matches:    DIR/server-mldsa.crt [0] (CN=localhost,O=quantum-safe-proxy development)\n", ""},
 		{[]string{"certs", "inspect", "--config-file=" + cfg, p(certs.ClientMLDSAKey)},
-			"DIR/client-mldsa.key (private key)\n  key:        ML-DSA-65\n  form:       seed-only (the 32-byte seed the key is derived from)\n" +
+			"DIR/client-mldsa.key (private key)\n  key:        ML-DSA-65\n  form:       seed-only (the 32-byte seed the key is derived from)\n  signer:     circl\n" +
 				"  matches:    none of the 2 certificate(s) given or configured\n", ""},
 		{[]string{"certs", "inspect", p(certs.ServerECDSAKey)},
 			"DIR/server-ecdsa.key (private key)\n  key:        ECDSA P-256\n" +

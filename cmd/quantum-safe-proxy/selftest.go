@@ -47,7 +47,35 @@ type selfTestReport struct {
 	Warnings     []string      `json:"warnings"`
 	Expectations []expectation `json:"expectations"`
 	Notes        []string      `json:"notes,omitempty"`
+	Certificates []chainFacts  `json:"certificates"`
 	Probe        *probe.Report `json:"probe"`
+}
+
+// chainFacts is one configured chain as check describes it: the served
+// chains, or client mode's client certificates, in order.
+type chainFacts struct {
+	File    string `json:"file"`
+	Subject string `json:"subject"`
+	Key     string `json:"key"`                // ML-DSA-65, ECDSA P-256
+	KeyForm string `json:"key_form,omitempty"` // how an ML-DSA key is stored
+	// Signer is the code that signs with the key: "circl" or
+	// "crypto/mldsa (FIPS 140-3)" for ML-DSA keys (README: ML-DSA signing).
+	Signer string `json:"signer"`
+}
+
+// configuredChains lists the chains snap serves or presents.
+func configuredChains(snap *proxy.Snapshot) []chainFacts {
+	var chains []*certs.Chain
+	if snap.Client != nil {
+		chains = snap.Client.Chains
+	} else {
+		chains = snap.TLS.Chains
+	}
+	out := []chainFacts{}
+	for _, c := range chains {
+		out = append(out, chainFacts{File: c.CertPath, Subject: c.Leaf().Subject.String(), Key: c.Algorithm(), KeyForm: string(c.Form), Signer: c.Signer()})
+	}
+	return out
 }
 
 // selfTestOptions are check's own flags for the self-test.
@@ -132,7 +160,7 @@ func runSelfTest(ctx context.Context, cfg *config.Config, snap *proxy.Snapshot, 
 	if err != nil {
 		return fmt.Errorf("self-test: %w", err)
 	}
-	r := &selfTestReport{Mode: string(cfg.Mode), PQCMode: string(cfg.PQCMode), Warnings: warnings, Probe: report}
+	r := &selfTestReport{Mode: string(cfg.Mode), PQCMode: string(cfg.PQCMode), Warnings: warnings, Certificates: configuredChains(snap), Probe: report}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -52,6 +53,9 @@ self-test passed: every client got what pqc_mode hybrid and the configuration pr
 	for _, line := range []string{
 		"offering ML-DSA:       ok; TLS 1.3, X25519MLKEM768, TLS_AES_128_GCM_SHA256, signed mldsa65, chain 1",
 		"not offering ML-DSA:   ok; TLS 1.3, X25519MLKEM768, TLS_AES_128_GCM_SHA256, signed ecdsa_secp256r1_sha256, chain 2",
+		// check says which code signs with each ML-DSA key.
+		"ML-DSA-65, 1 certificate(s), expires ",
+		", key seed-only, signer circl\n",
 	} {
 		if !strings.Contains(out, line) {
 			t.Errorf("no line %q in:\n%s", line, out)
@@ -103,6 +107,13 @@ func TestSelfTestClientCertificates(t *testing.T) {
 	}
 	if code != 0 || !r.OK {
 		t.Errorf("exit %d, ok %v", code, r.OK)
+	}
+	want := []chainFacts{
+		{File: filepath.Join(dir, "server-mldsa.crt"), Subject: "CN=localhost,O=quantum-safe-proxy development", Key: "ML-DSA-65", KeyForm: "seed-only", Signer: "circl"},
+		{File: filepath.Join(dir, "server-ecdsa.crt"), Subject: "CN=localhost,O=quantum-safe-proxy development", Key: "ECDSA P-256", Signer: "crypto/ecdsa"},
+	}
+	if fmt.Sprint(r.Certificates) != fmt.Sprint(want) {
+		t.Errorf("certificates %+v\nwant %+v", r.Certificates, want)
 	}
 	for attempt, want := range map[string]string{
 		"hybrid":      "handshake, then refused (post-quantum, X25519MLKEM768), alert certificate_required",

@@ -31,6 +31,10 @@ func (c *Chain) Leaf() *x509.Certificate { return c.TLS.Leaf }
 // Algorithm names the leaf's key, e.g. "ML-DSA-65".
 func (c *Chain) Algorithm() string { return Algorithm(c.TLS.Leaf.PublicKey) }
 
+// Signer says which code signs with the chain's key, e.g. "circl" or
+// "crypto/mldsa (FIPS 140-3)" (see [SignerName]).
+func (c *Chain) Signer() string { return SignerName(c.TLS.PrivateKey.(crypto.Signer)) }
+
 // LoadChain reads a PEM certificate chain (leaf first) and its private key.
 func LoadChain(certPath, keyPath string) (*Chain, error) {
 	certs, err := LoadCertificates(certPath)

@@ -106,6 +106,7 @@ func inspectKey(w io.Writer, path string, data []byte, candidates []Candidate) e
 	fmt.Fprintf(w, "  key:        %s\n", Algorithm(key.Public()))
 	if form != FormClassic {
 		fmt.Fprintf(w, "  form:       %s\n", formNote(form))
+		fmt.Fprintf(w, "  signer:     %s\n", SignerName(key))
 	}
 	var matches []string
 	for _, c := range candidates {
@@ -133,7 +134,7 @@ func formNote(f KeyForm) string {
 	case FormBoth:
 		return "seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)"
 	case FormExpanded:
-		return "expanded-only (no seed; served through circl's signer)"
+		return "expanded-only (no seed; it cannot sign in FIPS 140-3 mode, whose module takes keys as seeds)"
 	}
 	return string(f)
 }

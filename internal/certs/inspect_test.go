@@ -28,16 +28,16 @@ func TestInspectKeys(t *testing.T) {
 		want, err  string
 	}{
 		{td + "mldsa65-seed.key", cert, "../../testdata/mldsa65-seed.key (private key)\n  key:        ML-DSA-65\n" +
-			"  form:       seed-only (the 32-byte seed the key is derived from)\n" + matches, ""},
+			"  form:       seed-only (the 32-byte seed the key is derived from)\n  signer:     circl\n" + matches, ""},
 		{td + "mldsa65-both.key", cert, "../../testdata/mldsa65-both.key (private key)\n  key:        ML-DSA-65\n" +
-			"  form:       seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)\n" + matches, ""},
+			"  form:       seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)\n  signer:     circl\n" + matches, ""},
 		{td + "mldsa65-expanded.key", cert, "../../testdata/mldsa65-expanded.key (private key)\n  key:        ML-DSA-65\n" +
-			"  form:       expanded-only (no seed; served through circl's signer)\n" + matches, ""},
+			"  form:       expanded-only (no seed; it cannot sign in FIPS 140-3 mode, whose module takes keys as seeds)\n  signer:     circl\n" + matches, ""},
 		{td + "mldsa65-other.key", cert, "../../testdata/mldsa65-other.key (private key)\n  key:        ML-DSA-65\n" +
-			"  form:       seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)\n" +
+			"  form:       seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)\n  signer:     circl\n" +
 			"  matches:    none of the 1 certificate(s) given or configured\n", ""},
 		{td + "mldsa44-both.key", nil, "../../testdata/mldsa44-both.key (private key)\n  key:        ML-DSA-44\n" +
-			"  form:       seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)\n" +
+			"  form:       seed and expanded key (OpenSSL 3.5's default; the expanded key was checked against the seed)\n  signer:     circl\n" +
 			"  matches:    no certificate to compare with; name certificates too, or --config-file for the configured ones\n", ""},
 		{filepath.Join(dir, ServerECDSAKey), cert, "DIR/server-ecdsa.key (private key)\n  key:        ECDSA P-256\n" +
 			"  matches:    none of the 1 certificate(s) given or configured\n", ""},

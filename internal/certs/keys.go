@@ -50,7 +50,9 @@ type bothForm struct {
 
 // LoadKey reads a PEM private key file: PKCS#8 (RSA, ECDSA, Ed25519, ML-DSA
 // in all three forms), SEC 1 "EC PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY".
-// Errors name the file and never show key bytes.
+// Errors name the file and never show key bytes. An ML-DSA key comes
+// back as the signer it will sign with: circl's, or crypto/mldsa's in
+// FIPS 140-3 mode (signer.go), already proven by a test signature.
 func LoadKey(path string) (crypto.Signer, KeyForm, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -149,27 +151,27 @@ func parseMLDSA(params mldsa.Parameters, inner []byte) (crypto.Signer, KeyForm, 
 	}
 	switch {
 	case raw.Class == asn1.ClassContextSpecific && raw.Tag == 0 && !raw.IsCompound:
-		k, err := newSeedKey(params, raw.Bytes)
+		k, err := seedSigner(params, raw.Bytes)
 		return k, FormSeed, err
 	case raw.Class == asn1.ClassUniversal && raw.Tag == asn1.TagOctetString:
 		if len(raw.Bytes) != expandedSize(params) {
 			return nil, "", fmt.Errorf("%s expanded private key has %d bytes, want %d", params, len(raw.Bytes), expandedSize(params))
 		}
-		k, err := newExpandedSigner(params, raw.Bytes)
+		k, err := expandedOnlySigner(params, raw.Bytes)
 		return k, FormExpanded, err
 	case raw.Class == asn1.ClassUniversal && raw.Tag == asn1.TagSequence:
 		var both bothForm
 		if _, err := asn1.Unmarshal(inner, &both); err != nil {
 			return nil, "", fmt.Errorf("%s private key (seed and expanded) is malformed: %v", params, err)
 		}
-		k, err := newSeedKey(params, both.Seed)
-		if err != nil {
-			return nil, "", err
+		if len(both.Seed) != mldsa.PrivateKeySize {
+			return nil, "", fmt.Errorf("%s seed has %d bytes, want %d", params, len(both.Seed), mldsa.PrivateKeySize)
 		}
 		if !expandedMatchesSeed(params, both.Seed, both.Expanded) {
 			return nil, "", fmt.Errorf("%s private key is inconsistent: its expanded key was not derived from its seed; regenerate it", params)
 		}
-		return k, FormBoth, nil
+		k, err := seedSigner(params, both.Seed)
+		return k, FormBoth, err
 	}
 	return nil, "", fmt.Errorf("%s private key has an unknown encoding (ASN.1 tag %d)", params, raw.Tag)
 }

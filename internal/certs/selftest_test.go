@@ -68,7 +68,7 @@ func TestSignVerifyCatchesDamagedTR(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf := mustLeaf(t)
-	s := &expandedSigner{params: mldsa.MLDSA65(), sk: sk, pub: leaf.PublicKey.(*mldsa.PublicKey)}
+	s := &circlSigner{params: mldsa.MLDSA65(), sk: sk, pub: leaf.PublicKey.(*mldsa.PublicKey)}
 	if err := signVerify(s, leaf.PublicKey); err == nil || err.Error() != "mldsa: invalid signature" {
 		t.Errorf("signVerify = %v, want mldsa: invalid signature", err)
 	}

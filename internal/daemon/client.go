@@ -23,7 +23,7 @@ func (d *daemon) logClient(cfg *config.Config, s *proxy.Snapshot) {
 		d.log.Info("server CA", "subject", r.Subject.String(), "key", certs.Algorithm(r.PublicKey), "file", cfg.CACertPath)
 	}
 	for i, ch := range c.Chains {
-		d.log.Info("client certificate", "order", i+1, "subject", ch.Leaf().Subject.String(), "key", ch.Algorithm(),
+		d.log.Info("client certificate", "order", i+1, "subject", ch.Leaf().Subject.String(), "key", ch.Algorithm(), "signer", ch.Signer(),
 			"chain_length", len(ch.TLS.Certificate), "expires", ch.Leaf().NotAfter.UTC().Format(time.RFC3339), "file", ch.CertPath)
 	}
 }

@@ -61,7 +61,7 @@ func (d *daemon) logSnapshot(cfg *config.Config, s *proxy.Snapshot) {
 		return
 	}
 	for i, c := range s.TLS.Chains {
-		d.log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(),
+		d.log.Info("serving certificate", "order", i+1, "subject", c.Leaf().Subject.String(), "key", c.Algorithm(), "signer", c.Signer(),
 			"chain_length", len(c.TLS.Certificate), "expires", c.Leaf().NotAfter.UTC().Format(time.RFC3339), "file", c.CertPath)
 	}
 	d.logWarnings(configWarnings(cfg, s))

@@ -203,12 +203,13 @@ func (s *Server) Warnings() []string {
 }
 
 // ChainSummary is one line about a served chain: subject, key algorithm,
-// expiry and, for ML-DSA keys, how the key was stored.
+// expiry and, for ML-DSA keys, how the key was stored and which code
+// signs with it (circl, or crypto/mldsa in FIPS 140-3 mode).
 func ChainSummary(c *certs.Chain, now time.Time) string {
 	leaf := c.Leaf()
 	s := fmt.Sprintf("%s, %s, %d certificate(s), expires %s", leaf.Subject, c.Algorithm(), len(c.TLS.Certificate), leaf.NotAfter.UTC().Format(time.DateOnly))
 	if c.Form != "" {
-		s += ", key " + string(c.Form)
+		s += ", key " + string(c.Form) + ", signer " + c.Signer()
 	}
 	if err := certs.Validity(leaf, now); err != nil {
 		s += " (" + err.Error() + ")"
