@@ -107,6 +107,11 @@ func TestClientModeToServerMode(t *testing.T) {
 	for _, listen := range []string{"127.0.0.1:0", "unix:" + sock} {
 		t.Run(listen, func(t *testing.T) {
 			client := clientMode(t, server.addr, "--listen", listen)
+			// The client certificate's ML-DSA key signs through circl,
+			// and the server (crypto/mldsa) verifies its CertificateVerify.
+			if rec := client.wait(t, "client certificate"); rec["key"] != "ML-DSA-65" || rec["signer"] != "circl" {
+				t.Errorf("client mode's start-up log: %v, want key ML-DSA-65 signer circl", rec)
+			}
 			if strings.HasPrefix(listen, "unix:") {
 				if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
 					t.Errorf("socket %s: %v, mode %v", sock, err, fi.Mode())
