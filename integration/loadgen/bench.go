@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // bench is one run: the binaries, the PKI, and the client side.
@@ -27,13 +28,21 @@ type bench struct {
 	impls               []string // those that run here
 	notes               []string // what was left out, and why
 	haproxyVer          string
+	// settle is how long the idle workload waits before reading the RSS.
+	settle time.Duration
+	// busy is the share of its CPU the server used in the last timed
+	// measurement: near 1 when the load saturates it.
+	busy float64
 }
 
 // results[workload][impl] holds one value list per round.
 type results map[string]map[string][][]float64
 
 func newBench(o *options, tmp string) (*bench, error) {
-	b := &bench{o: o, tmp: tmp, pkiDir: o.pkiDir}
+	b := &bench{o: o, tmp: tmp, pkiDir: o.pkiDir, settle: 2 * time.Second}
+	if o.smoke {
+		b.settle = 0
+	}
 	if b.pkiDir == "" {
 		b.pkiDir = filepath.Join(tmp, "pki")
 		if out, err := exec.Command(o.bin, "certs", "init", "--dir", b.pkiDir).CombinedOutput(); err != nil {
@@ -122,12 +131,17 @@ func (b *bench) measure() (results, error) {
 				res[name] = map[string][][]float64{}
 			}
 			for _, impl := range b.impls {
+				b.busy = 0
 				v, err := b.runOne(w, impl)
 				if err != nil {
 					return nil, fmt.Errorf("%s on %s (round %d): %w", name, impl, round, err)
 				}
 				res[name][impl] = append(res[name][impl], v)
-				fmt.Fprintf(os.Stderr, "round %d/%d %-10s %-7s %s\n", round, b.o.rounds, name, impl, formatValues(v, w))
+				busy := ""
+				if b.busy > 0 {
+					busy = fmt.Sprintf(" (its CPU %.0f %% busy)", 100*b.busy)
+				}
+				fmt.Fprintf(os.Stderr, "round %d/%d %-10s %-7s %s%s\n", round, b.o.rounds, name, impl, formatValues(v, w), busy)
 			}
 		}
 	}

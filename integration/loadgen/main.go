@@ -16,8 +16,8 @@
 //
 // Run it from the repository root after `make build`:
 //
-//	go run ./integration/loadgen                 # quick: about 2 minutes
-//	go run ./integration/loadgen -rounds 5 -duration 3s   # full
+//	go run ./integration/loadgen -duration 500ms         # quick (make bench): about 2 minutes
+//	go run ./integration/loadgen -rounds 5 -duration 3s  # full (make bench-full): about 10
 //	go run ./integration/loadgen -workloads mldsa,resumed -impls proxy,naive
 package main
 
@@ -48,6 +48,7 @@ type options struct {
 	impls     []string
 	proxyCPU  int
 	loadCPU   int
+	smoke     bool
 }
 
 func main() {
@@ -100,14 +101,14 @@ func parseFlags(args []string) (*options, error) {
 	impls := fs.String("impls", "proxy,naive,haproxy", "comma-separated implementations to compare (proxy first)")
 	fs.IntVar(&o.proxyCPU, "proxy-cpu", 1, "CPU the implementation under test is pinned to")
 	fs.IntVar(&o.loadCPU, "load-cpu", 0, "CPU this load generator (clients and backends) is pinned to")
-	smoke := fs.Bool("smoke", false, "a few seconds' run that exercises every check (tests); its numbers mean nothing")
+	fs.BoolVar(&o.smoke, "smoke", false, "a few seconds' run that exercises every check (tests); its numbers mean nothing")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *smoke {
+	if o.smoke {
 		o.rounds, o.duration, o.conns, o.idleConns = 1, 150*time.Millisecond, 2, 20
 	}
 	o.workloads = strings.Split(*workloads, ",")

@@ -136,6 +136,7 @@ func (b *bench) timed(w *workload, srv *server, n int, count *atomic.Int64, work
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	b.busy = (cpu1 - cpu0) / elapsed.Seconds()
 	return float64(n1 - n0), cpu1 - cpu0, elapsed, nil
 }
 
@@ -280,7 +281,7 @@ func (b *bench) idle(w *workload, srv *server) ([]float64, error) {
 	}
 	// Garbage from the handshakes is collected and returned lazily; give
 	// the runtime (or allocator) time, as a long-lived sidecar would have.
-	time.Sleep(min(2*time.Second, 2*b.o.duration))
+	time.Sleep(b.settle)
 	after, err := rssKiB(srv.pid)
 	if err != nil {
 		return nil, err
