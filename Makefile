@@ -12,7 +12,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # Debian 13's once into ~/.cache/quantum-safe-proxy (see its header).
 OPENSSL := integration/tools/openssl35
 
-.PHONY: all build run certs test test-deps test-unit test-integration test-systemd soak package test-package bench vet fuzz fuzz-ci clean
+.PHONY: all build run certs test test-deps test-unit test-integration test-systemd soak package test-package bench bench-full vet fuzz fuzz-ci clean
 
 all: build
 
@@ -143,11 +143,19 @@ test-package: package
 	QSP_DIST=$(abspath $(DIST)) QSP_PKG_VERSION=$(PKG_VERSION) QSP_SYSTEMD_BOX=$(QSP_SYSTEMD_BOX) \
 	  $(TESTREPORT) -suite package -v -- -count=1 -timeout 20m -run '^TestPackage' ./integration/
 
-# In-process benchmarks, then the binaries under load: the proxy and the
-# naive baseline pinned to CPU 1, the load generator to CPU 0.
-bench:
+# In-process benchmarks (testing.B), then the built binary under load
+# beside a naive Go proxy and HAProxy 3.0 + OpenSSL 3.5 (when
+# integration/tools/haproxy30 can run it): integration/loadgen pins the
+# proxy to CPU 1 and itself to CPU 0, interleaves rounds and prints a
+# markdown table of medians and ratios. make bench is the quick run (about
+# two minutes of load), make bench-full the one for the README's table.
+LOADGEN_FLAGS ?= -rounds 3 -duration 500ms
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
-	taskset -c 0 $(GO) test -run '^$$' -bench . -benchtime 3s -count 1 ./integration/...
+	$(GO) run ./integration/loadgen $(LOADGEN_FLAGS)
+
+bench-full:
+	$(MAKE) bench LOADGEN_FLAGS='-rounds 5 -duration 3s'
 
 clean:
 	rm -rf bin dist

@@ -1,11 +1,13 @@
 // Command naive-proxy is the baseline the project is measured against
 // (DESIGN.md, performance model): a crypto/tls listener and two io.Copy
-// per connection, with Go's defaults. It lives under testdata so that
+// per connection, with Go's defaults (-client-ca: require and verify
+// client certificates). It lives under testdata so that
 // `go build ./...` leaves it out; the load benchmark builds it.
 package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -20,8 +22,18 @@ func main() {
 	var certs, keys multi
 	flag.Var(&certs, "cert", "")
 	flag.Var(&keys, "key", "")
+	clientCA := flag.String("client-ca", "", "require client certificates chaining to these roots")
 	flag.Parse()
 	cfg := &tls.Config{}
+	if *clientCA != "" {
+		pem, err := os.ReadFile(*clientCA)
+		if err != nil {
+			log.Fatal(err)
+		}
+		cfg.ClientCAs = x509.NewCertPool()
+		cfg.ClientCAs.AppendCertsFromPEM(pem)
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
 	for i := range certs {
 		c, err := tls.LoadX509KeyPair(certs[i], keys[i])
 		if err != nil {
