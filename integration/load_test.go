@@ -27,8 +27,19 @@ func BenchmarkLoad(b *testing.B) {
 		b.Skip("taskset (util-linux) is needed to pin the proxy")
 	}
 	impls := []struct{ name, bin string }{{"proxy", binary}, {"naive", buildNaive(b)}}
+	if old := os.Getenv("QSP_BENCH_BASELINE"); old != "" {
+		// Another build of the proxy (say, of main), measured in the same
+		// run for a before/after ratio.
+		impls = append(impls, struct{ name, bin string }{"baseline", old})
+	}
 	for _, impl := range impls {
-		b.Run("handshake/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin) })
+		b.Run("handshake/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin, "mldsa", false) })
+	}
+	for _, impl := range impls {
+		b.Run("handshake-ecdsa/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin, "ecdsa", false) })
+	}
+	for _, impl := range impls {
+		b.Run("resumed/"+impl.name, func(b *testing.B) { benchHandshakes(b, impl.bin, "mldsa", true) })
 	}
 	for _, impl := range impls {
 		b.Run("echo64/"+impl.name, func(b *testing.B) { benchEcho(b, impl.bin) })
@@ -51,9 +62,14 @@ func buildNaive(b *testing.B) string {
 
 // pinned starts bin on CPU 1 in front of target.
 func pinned(b *testing.B, bin, target string) (*proxyProc, int) {
+	return pinnedAlg(b, bin, target, "mldsa")
+}
+
+// pinnedAlg is pinned serving the dev PKI's server-<alg> chain.
+func pinnedAlg(b *testing.B, bin, target, alg string) (*proxyProc, int) {
 	args := []string{"-c", "1", bin, "--listen", "127.0.0.1:0", "--target", target,
-		"--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key")}
-	if bin == binary {
+		"--cert", pki("server-" + alg + ".crt"), "--key", pki("server-" + alg + ".key")}
+	if !strings.Contains(bin, "naive-proxy") {
 		args = append(args, "--log-format", "json")
 	}
 	p := startProc(b, exec.Command("taskset", args...))
@@ -74,15 +90,34 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	return (utime + stime) / 100
 }
 
-func benchHandshakes(b *testing.B, bin string) {
-	p, pid := pinned(b, bin, echoBackend(b))
+// benchHandshakes makes X25519MLKEM768 handshakes with the server's alg
+// chain; resumed: with a session cache, every one after the first
+// resuming (a TLS 1.3 ticket arrives with the first read, so each
+// connection reads the echo of one byte).
+func benchHandshakes(b *testing.B, bin, alg string, resumed bool) {
+	p, pid := pinnedAlg(b, bin, echoBackend(b), alg)
 	cfg := &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.X25519MLKEM768}}
+	if resumed {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	}
 	before := cpuSeconds(b, pid)
 	n := 0
+	var one [1]byte
 	for b.Loop() {
 		c, err := tls.Dial("tcp", p.addr, cfg)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if resumed {
+			if n > 0 && !c.ConnectionState().DidResume {
+				b.Fatalf("handshake %d did not resume", n)
+			}
+			if _, err := c.Write(one[:]); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, one[:]); err != nil {
+				b.Fatal(err)
+			}
 		}
 		c.Close()
 		n++
