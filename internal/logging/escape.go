@@ -71,12 +71,38 @@ func escapeAttrs(as []slog.Attr) []slog.Attr {
 type escaping struct{ slog.Handler }
 
 func (h escaping) Handle(ctx context.Context, r slog.Record) error {
+	if plainRecord(r) {
+		// Nothing to escape, the common case: the record goes down as it
+		// is, without the copy (and its allocation) below.
+		return h.Handler.Handle(ctx, r)
+	}
 	out := slog.NewRecord(r.Time, r.Level, Escape(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(slog.Attr{Key: a.Key, Value: escapeValue(a.Value)})
 		return true
 	})
 	return h.Handler.Handle(ctx, out)
+}
+
+// plainRecord reports whether r holds nothing escapeValue would change:
+// a printable message, and only printable strings and values of kinds
+// that print no client text (numbers, booleans, times, durations).
+// Groups, errors and other values take the escaping path.
+func plainRecord(r slog.Record) bool {
+	if !printable(r.Message) {
+		return false
+	}
+	plain := true
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			plain = printable(a.Value.String())
+		case slog.KindAny, slog.KindGroup, slog.KindLogValuer:
+			plain = false
+		}
+		return plain
+	})
+	return plain
 }
 
 func (h escaping) WithAttrs(as []slog.Attr) slog.Handler {

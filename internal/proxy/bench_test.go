@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -14,48 +15,118 @@ import (
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/config"
 )
 
-// Full handshakes through the proxy's TLS policy over loopback TCP: both
-// sides' CPU, one new TCP connection and one backend dial per op.
+// The handshake benchmarks run each case through the proxy and through
+// the naive baseline the project is measured against (DESIGN.md: a
+// crypto/tls listener and two io.Copy per connection, as
+// integration/testdata/naive-proxy), side by side: ".../proxy" and
+// ".../naive". Both ends run in this process, over loopback TCP, with one
+// new TCP connection and one backend dial per op, so ns/op is the client's
+// and the server's CPU together; the proxy's own CPU per handshake is what
+// integration's BenchmarkLoad reports.
+
+// handshakeCases are the served chains, each with X25519MLKEM768.
+var handshakeCases = []struct{ name, cert, key string }{
+	{"X25519MLKEM768/ECDSA-P256", certs.ServerECDSACert, certs.ServerECDSAKey},
+	{"X25519MLKEM768/ML-DSA-65", certs.ServerMLDSACert, certs.ServerMLDSAKey},
+}
+
+// BenchmarkHandshake measures full handshakes: the client keeps no
+// session (BenchmarkResumedHandshake measures resumption).
 func BenchmarkHandshake(b *testing.B) {
-	for _, bc := range []struct {
-		name      string
-		group     tls.CurveID
-		cert, key string
-	}{
-		{"X25519/ECDSA-P256", tls.X25519, certs.ServerECDSACert, certs.ServerECDSAKey},
-		{"X25519/ML-DSA-65", tls.X25519, certs.ServerMLDSACert, certs.ServerMLDSAKey},
-		{"X25519MLKEM768/ECDSA-P256", tls.X25519MLKEM768, certs.ServerECDSACert, certs.ServerECDSAKey},
-		{"X25519MLKEM768/ML-DSA-65", tls.X25519MLKEM768, certs.ServerMLDSACert, certs.ServerMLDSAKey},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			dir := pki(b)
-			cfg := baseConfig()
-			cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, bc.cert), KeyPath: filepath.Join(dir, bc.key)}}
-			h := start(b, cfg, nil)
-			h.log.level.Set(slog.LevelInfo) // the default log_level
+	for _, hc := range handshakeCases {
+		for _, impl := range []string{"proxy", "naive"} {
+			b.Run(hc.name+"/"+impl, func(b *testing.B) {
+				cc := clientConfig(b)
+				cc.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
+				cc.ClientSessionCache = nil
+				benchHandshakes(b, benchServer(b, impl, hc.cert, hc.key, false), cc, false)
+			})
+		}
+	}
+}
+
+// BenchmarkHandshakeMTLS measures full handshakes in which the client
+// authenticates with its ML-DSA-65 chain, verified against the CA bundle.
+func BenchmarkHandshakeMTLS(b *testing.B) {
+	for _, impl := range []string{"proxy", "naive"} {
+		b.Run("X25519MLKEM768/ML-DSA-65/"+impl, func(b *testing.B) {
 			cc := clientConfig(b)
-			cc.CurvePreferences = []tls.CurveID{bc.group}
-			// Full handshakes are what this measures, so this client keeps
-			// no session; BenchmarkResumedHandshake measures resumption.
+			cc.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
 			cc.ClientSessionCache = nil
-			b.ReportAllocs()
-			for b.Loop() {
-				c, err := tls.Dial("tcp", h.addr, cc)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if c.ConnectionState().CurveID != bc.group {
-					b.Fatalf("negotiated %s", c.ConnectionState().CurveID)
-				}
-				c.Close()
+			ch, err := certs.LoadChain(filepath.Join(pki(b), certs.ClientMLDSACert), filepath.Join(pki(b), certs.ClientMLDSAKey))
+			if err != nil {
+				b.Fatal(err)
 			}
+			cc.Certificates = []tls.Certificate{ch.TLS}
+			benchHandshakes(b, benchServer(b, impl, certs.ServerMLDSACert, certs.ServerMLDSAKey, true), cc, false)
 		})
+	}
+}
+
+// BenchmarkResumedHandshake measures TLS 1.3 resumption (PSK with a fresh
+// X25519MLKEM768 exchange) with a Go client's default session cache:
+// every connection after the first resumes, or the benchmark fails.
+func BenchmarkResumedHandshake(b *testing.B) {
+	for _, impl := range []string{"proxy", "naive"} {
+		b.Run("X25519MLKEM768/"+impl, func(b *testing.B) {
+			cc := clientConfig(b)
+			cc.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
+			cc.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+			benchHandshakes(b, benchServer(b, impl, certs.ServerMLDSACert, certs.ServerMLDSAKey, false), cc, true)
+		})
+	}
+}
+
+// benchServer starts the proxy or the naive baseline serving the dev
+// PKI's chain cert/key, in front of an echo backend; mtls: requiring a
+// client certificate from the CA bundle.
+func benchServer(b *testing.B, impl, cert, key string, mtls bool) string {
+	dir := pki(b)
+	if impl == "naive" {
+		return startNaiveServing(b, nil, cert, key, mtls)
+	}
+	cfg := baseConfig()
+	cfg.Certificates = []config.CertPair{{CertPath: filepath.Join(dir, cert), KeyPath: filepath.Join(dir, key)}}
+	if mtls {
+		cfg.ClientCertMode, cfg.CACertPath = config.ClientCertRequired, filepath.Join(dir, certs.CABundle)
+	}
+	h := start(b, cfg, nil)
+	h.log.level.Set(slog.LevelInfo) // the default log_level
+	return h.addr
+}
+
+// benchHandshakes dials addr once per op and checks the group; resumed:
+// each op also echoes one line, which takes in the session ticket, and
+// every op after the first must resume.
+func benchHandshakes(b *testing.B, addr string, cc *tls.Config, resumed bool) {
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := tls.Dial("tcp", addr, cc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs := c.ConnectionState()
+		if cs.CurveID != tls.X25519MLKEM768 {
+			b.Fatalf("negotiated %s", cs.CurveID)
+		}
+		if resumed {
+			if n > 0 && !cs.DidResume {
+				b.Fatalf("connection %d did not resume", n)
+			}
+			io.WriteString(c, "x\n")
+			if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.Close()
+		n++
 	}
 }
 
 // BenchmarkHandshakeLogLevel measures what log_level debug costs a full
 // handshake, and that below debug it costs nothing: "info" should match
-// BenchmarkHandshake/X25519MLKEM768/ML-DSA-65 in time and allocations.
+// BenchmarkHandshake/X25519MLKEM768/ML-DSA-65/proxy in time and allocations.
 func BenchmarkHandshakeLogLevel(b *testing.B) {
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 		b.Run(strings.ToLower(level.String()), func(b *testing.B) {
@@ -135,7 +206,17 @@ func benchBulk(b *testing.B, up, naive bool) {
 // startNaive runs the baseline the project is measured against
 // (DESIGN.md): a crypto/tls listener and two io.Copy per connection.
 func startNaive(b *testing.B, backend func(net.Conn)) string {
+	return startNaiveServing(b, backend, certs.ServerMLDSACert, certs.ServerMLDSAKey, false)
+}
+
+// startNaiveServing is startNaive serving the chain cert/key, in front of
+// backend (an echo server when nil); mtls: requiring a client certificate
+// from the CA bundle, as crypto/tls does it.
+func startNaiveServing(b *testing.B, backend func(net.Conn), cert, key string, mtls bool) string {
 	dir := pki(b)
+	if backend == nil {
+		backend = func(c net.Conn) { io.Copy(c, c); c.Close() }
+	}
 	bl, _ := net.Listen("tcp", "127.0.0.1:0")
 	go func() {
 		for {
@@ -146,11 +227,19 @@ func startNaive(b *testing.B, backend func(net.Conn)) string {
 			go backend(c)
 		}
 	}()
-	ch, err := certs.LoadChain(filepath.Join(dir, certs.ServerMLDSACert), filepath.Join(dir, certs.ServerMLDSAKey))
+	ch, err := certs.LoadChain(filepath.Join(dir, cert), filepath.Join(dir, key))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, _ := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ch.TLS}})
+	cfg := &tls.Config{Certificates: []tls.Certificate{ch.TLS}}
+	if mtls {
+		pool, _, err := certs.LoadPool(filepath.Join(dir, certs.CABundle))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	ln, _ := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	var wg sync.WaitGroup
 	go func() {
 		for {

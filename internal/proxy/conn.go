@@ -23,8 +23,13 @@ type conn struct {
 	raw   net.Conn
 	hello tlsconf.Hello
 	start time.Time
-	log   *slog.Logger
-	attrs []slog.Attr // what the handshake settled, for the closing line
+	// client is the client's address, as logged. In server mode log is
+	// made from it on first use ([Proxy.connLog]): a connection that goes
+	// well logs only its closing line, from attrs, which name the client
+	// first, so that line reads as one logged through log would.
+	client string
+	log    *slog.Logger
+	attrs  []slog.Attr // what the handshake settled, for the closing line
 
 	// first holds the first bytes the client sent, to classify what a
 	// refused client was speaking (tlsconf.ClassifyFirst).
@@ -150,7 +155,10 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 		p.Stats.Classical.Add(1)
 	}
 	c.pq.Store(pq)
+	// Exactly these: c.attrs lives as long as the connection, which is
+	// mostly idle; the closing line's own attributes are added at the end.
 	c.attrs = []slog.Attr{
+		slog.String("client", c.client),
 		slog.String("listener", listener),
 		slog.String("identity", identity(&cs)),
 		slog.String("tls_version", tls.VersionName(cs.Version)),
@@ -167,12 +175,12 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	if err != nil {
 		c.abort()
 		if c.cut.Load() { // the drain timeout cancelled the dial
-			c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", append(c.attrs, slog.String("close_reason", ReasonDrainTimeout))...)
+			p.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", append(c.attrs, slog.String("close_reason", ReasonDrainTimeout))...)
 			p.done(c, ReasonDrainTimeout)
 			return
 		}
 		p.obs.Dialed(time.Since(dialed), false)
-		c.log.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
+		p.opts.Logger.LogAttrs(context.Background(), slog.LevelWarn, "backend unreachable", append(c.attrs, slog.String("target", snap.Target), slog.String("error", err.Error()))...)
 		p.done(c, ReasonBackendUnreachable)
 		return
 	}
@@ -181,7 +189,7 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	if err != nil {
 		backend.Close()
 		c.abort()
-		c.log.Error("unusable backend connection", "error", err)
+		p.connLog(c).Error("unusable backend connection", "error", err)
 		p.done(c, forward.ReasonBackendError)
 		return
 	}
@@ -232,8 +240,18 @@ func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Op
 	if res.Err != nil && reason != ReasonDrainTimeout {
 		attrs = append(attrs, slog.String("error", res.Err.Error()))
 	}
-	c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", attrs...)
+	p.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", attrs...)
 	p.done(c, reason)
+}
+
+// connLog is the logger of server-mode connection c, naming its client,
+// made on first use: the lines of a connection that goes well are made
+// from c.attrs instead (see conn.client).
+func (p *Proxy) connLog(c *conn) *slog.Logger {
+	if c.log == nil {
+		c.log = p.opts.Logger.With("client", c.client)
+	}
+	return c.log
 }
 
 // done ends a connection's accounting: it frees its slot under the cap

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"syscall"
 	"time"
@@ -20,16 +22,19 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 	if snap.HandshakeTimeout > 0 {
 		deadline = c.start.Add(snap.HandshakeTimeout)
 	}
-	c.log = p.opts.Logger.With("client", raw.RemoteAddr().String())
-	// The TLS policy's debug lines name the client too.
-	c.hello.Log = c.log
+	c.client = raw.RemoteAddr().String()
+	// The TLS policy's debug lines name the client too; below debug it
+	// has no logger, and nothing is built for them.
+	if p.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		c.hello.Log = p.connLog(c)
+	}
 	if herr != nil { // nothing arrived: no TLS state to build
 		p.refuse(c, snap, listener, herr)
 		return nil, tls.ConnectionState{}, false
 	}
 	fc, err := forward.NewConn(raw)
 	if err != nil {
-		c.log.Error("unusable connection", "error", err)
+		p.connLog(c).Error("unusable connection", "error", err)
 		p.done(c, forward.ReasonClientError)
 		return nil, tls.ConnectionState{}, false
 	}
@@ -55,7 +60,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 	if !p.acquire(c, deadline) {
 		c.abort() // the handshake finished: a close would look like a clean end
 		p.Stats.Refused.Add(1)
-		c.log.Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
+		p.connLog(c).Warn("handshake refused", "listener", listener, "reason", ReasonConnectionLimit,
 			"hint", "max_connections connections are established; raise max_connections or add capacity")
 		p.done(c, ReasonConnectionLimit)
 		return nil, tls.ConnectionState{}, false
@@ -99,7 +104,7 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	if hint != "" {
 		args = append(args, "hint", hint)
 	}
-	c.log.Warn("handshake refused", args...)
+	p.connLog(c).Warn("handshake refused", args...)
 	p.done(c, closed)
 }
 

@@ -36,7 +36,9 @@ func TestHybridPQClientGetsMLKEMAndMLDSA(t *testing.T) {
 	echo(t, c)
 	c.Close()
 	rec := h.log.wait(t, "connection closed")
-	for k, want := range map[string]string{"group": "X25519MLKEM768", "pq": "true", "cert_alg": "ML-DSA-65", "tls_version": "TLS 1.3", "bytes_in": "19", "bytes_out": "19", "close_reason": "client_closed"} {
+	// The line names the client as the proxy saw it: the client's own
+	// local address.
+	for k, want := range map[string]string{"client": c.LocalAddr().String(), "group": "X25519MLKEM768", "pq": "true", "cert_alg": "ML-DSA-65", "tls_version": "TLS 1.3", "bytes_in": "19", "bytes_out": "19", "close_reason": "client_closed"} {
 		if rec[k] != want {
 			t.Errorf("log %s=%q, want %q (%v)", k, rec[k], want, rec)
 		}

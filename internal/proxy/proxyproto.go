@@ -46,7 +46,7 @@ func (p *Proxy) sendProxyHeader(c *conn, snap *Snapshot, cs *tls.ConnectionState
 	if c.cut.Load() {
 		reason = ReasonDrainTimeout
 	}
-	c.log.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", append(c.attrs,
+	p.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "connection closed", append(c.attrs,
 		slog.Int64("bytes_in", 0), slog.Int64("bytes_out", 0),
 		slog.Duration("duration", time.Since(c.start)),
 		slog.String("close_reason", reason),

@@ -213,31 +213,3 @@ func TestStrictClientChain(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkResumedHandshake measures TLS 1.3 resumption (PSK with a fresh
-// X25519MLKEM768 exchange) through the proxy, with a Go client's default
-// session cache: each iteration dials, resumes, and closes.
-func BenchmarkResumedHandshake(b *testing.B) {
-	h := start(b, baseConfig(), nil)
-	cc := clientConfig(b)
-	cc.ClientSessionCache = tls.NewLRUClientSessionCache(8)
-	dial := func() tls.ConnectionState {
-		c, err := tls.Dial("tcp", h.addr, cc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Reading takes in the ticket that follows the handshake.
-		io.WriteString(c, "x\n")
-		bufio.NewReader(c).ReadString('\n')
-		cs := c.ConnectionState()
-		c.Close()
-		return cs
-	}
-	dial()
-	b.ReportAllocs()
-	for b.Loop() {
-		if cs := dial(); !cs.DidResume || cs.CurveID != tls.X25519MLKEM768 {
-			b.Fatalf("resumed %v over %s", cs.DidResume, cs.CurveID)
-		}
-	}
-}

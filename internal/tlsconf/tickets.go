@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/certs"
 )
 
 // Session tickets and their keys.
@@ -155,12 +157,25 @@ func (s *Server) wrap(h *Hello, cs tls.ConnectionState, ss *tls.SessionState) ([
 	case cs.DidResume && h.ticket != nil:
 		x.created, x.leaf, x.alg = h.ticket.created, h.ticket.leaf, h.ticket.alg
 	case h.Chain != nil:
-		x.leaf, x.alg = sha256.Sum256(h.Chain.Leaf().Raw), h.Chain.Algorithm()
+		x.leaf, x.alg = s.leafSum(h.Chain), h.Chain.Algorithm()
 	}
 	// With neither (which crypto/tls does not do), the zero leaf matches no
 	// chain and the ticket never resumes.
 	ss.Extra = append(ss.Extra, x.marshal())
 	return sessionKeys.config(now).EncryptTicket(cs, ss)
+}
+
+// leafSum is the SHA-256 of c's leaf: the one New computed, when c is
+// one of this snapshot's chains (always, since only they are served), so
+// that a full handshake does not hash its leaf again (an ML-DSA-65 leaf
+// is some 5.5 KB).
+func (s *Server) leafSum(c *certs.Chain) [32]byte {
+	for i, sc := range s.Chains {
+		if sc == c {
+			return s.leaves[i]
+		}
+	}
+	return sha256.Sum256(c.Leaf().Raw)
 }
 
 // unwrap opens a ticket (tls.Config.UnwrapSession). It returns nil, nil,
