@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,10 +65,14 @@ func newBench(o *options, tmp string) (*bench, error) {
 	}
 	for _, impl := range o.impls {
 		switch impl {
-		case "proxy":
+		case "proxy", "before":
 		case "naive":
 			b.naive = filepath.Join(tmp, "naive-proxy")
-			if out, err := exec.Command("go", "build", "-o", b.naive, "./"+filepath.Clean(o.naiveSrc)).CombinedOutput(); err != nil {
+			// The toolchain this program runs on builds the baseline too,
+			// whatever GOTOOLCHAIN the environment says.
+			build := exec.Command("go", "build", "-o", b.naive, "./"+filepath.Clean(o.naiveSrc))
+			build.Env = append(os.Environ(), "GOTOOLCHAIN="+runtime.Version())
+			if out, err := build.CombinedOutput(); err != nil {
 				return nil, fmt.Errorf("building the naive proxy from %s: %v\n%s", o.naiveSrc, err, out)
 			}
 		case "haproxy":

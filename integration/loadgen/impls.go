@@ -58,13 +58,17 @@ func (s *server) stop() {
 // start runs implementation name for one measurement.
 func (b *bench) start(name string, sv serve) (*server, error) {
 	switch name {
-	case "proxy":
+	case "proxy", "before":
 		args := []string{"--listen", "127.0.0.1:0", "--target", sv.target,
 			"--cert", sv.cert, "--key", sv.key, "--log-format", "json"}
 		if sv.clientCA != "" {
 			args = append(args, "--ca-cert", sv.clientCA, "--client-cert-mode", "required")
 		}
-		return b.startLogged(name, b.o.bin, args)
+		bin := b.o.bin
+		if name == "before" {
+			bin = b.o.before
+		}
+		return b.startLogged(name, bin, args)
 	case "naive":
 		args := []string{"-listen", "127.0.0.1:0", "-target", sv.target, "-cert", sv.cert, "-key", sv.key}
 		if sv.clientCA != "" {

@@ -37,6 +37,7 @@ import (
 // options are the command line.
 type options struct {
 	bin       string // the quantum-safe-proxy binary
+	before    string // an earlier build of it, measured beside bin ("" for none)
 	naiveSrc  string // the naive proxy's package directory
 	haproxy   string // the haproxy command ("" for none)
 	pkiDir    string // an existing `certs init` PKI, or "" to make one
@@ -90,6 +91,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	o := &options{}
 	fs.StringVar(&o.bin, "bin", "bin/quantum-safe-proxy", "the quantum-safe-proxy binary under test (make build)")
+	fs.StringVar(&o.before, "before", "", "an earlier quantum-safe-proxy build to measure beside -bin as implementation \"before\" (what a change saved, in one run)")
 	fs.StringVar(&o.naiveSrc, "naive", "integration/testdata/naive-proxy", "package directory of the naive baseline, built with go build")
 	fs.StringVar(&o.haproxy, "haproxy", "integration/tools/haproxy30", "command that runs HAProxy 3.0 with OpenSSL 3.5; \"\" leaves HAProxy out")
 	fs.StringVar(&o.pkiDir, "pki", "", "directory of a PKI written by `quantum-safe-proxy certs init` (default: a new one in a temporary directory)")
@@ -118,9 +120,15 @@ func parseFlags(args []string) (*options, error) {
 		}
 	}
 	o.impls = strings.Split(*impls, ",")
+	if o.before != "" && !slices.Contains(o.impls, "before") {
+		o.impls = slices.Insert(o.impls, min(1, len(o.impls)), "before")
+	}
 	for _, i := range o.impls {
-		if !slices.Contains([]string{"proxy", "naive", "haproxy"}, i) {
-			return nil, fmt.Errorf("-impls: %q is not one of proxy, naive, haproxy", i)
+		if !slices.Contains([]string{"proxy", "before", "naive", "haproxy"}, i) {
+			return nil, fmt.Errorf("-impls: %q is not one of proxy, before, naive, haproxy", i)
+		}
+		if i == "before" && o.before == "" {
+			return nil, fmt.Errorf("-impls: before needs -before BINARY, the earlier build to measure")
 		}
 	}
 	if o.impls[0] != "proxy" {

@@ -33,7 +33,7 @@ var targets = map[string][]target{
 	"idle":       {{0, "", 20, false}},
 }
 
-var implTitles = map[string]string{"proxy": "this project", "naive": "naive Go", "haproxy": "HAProxy"}
+var implTitles = map[string]string{"proxy": "this project", "before": "earlier build", "naive": "naive Go", "haproxy": "HAProxy"}
 
 // median of the rounds' values of unit u.
 func median(rounds [][]float64, u int) float64 {
