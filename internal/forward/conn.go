@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -44,6 +45,10 @@ type Conn struct {
 	rc            syscall.RawConn
 	readAheadOnly bool  // set once, by the reading goroutine, after the handshake
 	pipe          *pipe // the forwarder's timers; nil until Run
+	// tls is the connection over this one, on the client side once Run
+	// starts: its read buffers go (dropTLSInput) whenever the socket has
+	// nothing to read and the reading goroutine is about to wait.
+	tls *tls.Conn
 
 	// readFn is given to RawConn.Read; made once per connection, since a
 	// fresh closure per call would escape to the heap on every read.
@@ -93,6 +98,12 @@ func NewConn(c net.Conn) (*Conn, error) {
 		if fc.rerr == syscall.EAGAIN {
 			putBuf(fc.rb)
 			fc.rb = nil
+			if fc.tls != nil {
+				dropTLSInput(fc.tls)
+				if parkedHook != nil {
+					parkedHook(fc.tls)
+				}
+			}
 			return false
 		}
 		return true

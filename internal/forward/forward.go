@@ -100,6 +100,7 @@ func Run(tc *tls.Conn, client, backend *Conn, opts Options, n *Counters) Result 
 	client.pipe, backend.pipe = p, p
 	// Only the TLS side reads through Read; the backend side uses readPooled.
 	client.serveFromReadAhead()
+	client.tls = tc
 	done := make(chan struct{})
 	go p.clientToBackendUntil(done)
 	p.backendToClient()
