@@ -151,7 +151,23 @@ func (c *Conn) releaseAhead() {
 // read deadline passes), and only then reads them into a pooled buffer,
 // which the caller returns with putBuf.
 func (c *Conn) readPooled() (*[]byte, int, error) {
-	err := c.rc.Read(c.readFn)
+	return c.took(c.rc.Read(c.readFn))
+}
+
+// tryRead reads what the socket holds now into a pooled buffer, as
+// readPooled does, but never waits: it returns errWouldBlock when the
+// socket holds nothing.
+func (c *Conn) tryRead() (*[]byte, int, error) {
+	ready := false
+	err := c.rc.Control(func(fd uintptr) { ready = c.readFn(fd) })
+	if err == nil && !ready {
+		return nil, 0, errWouldBlock
+	}
+	return c.took(err)
+}
+
+// took hands out what readFn read, or how reading ended.
+func (c *Conn) took(err error) (*[]byte, int, error) {
 	b := c.rb
 	c.rb = nil
 	switch {
@@ -172,7 +188,21 @@ func (c *Conn) readPooled() (*[]byte, int, error) {
 // crypto/tls to see through Read, so that it can tell a clean end from a
 // truncated record.
 func (c *Conn) fillAhead() error {
-	b, n, err := c.readPooled()
+	return c.keepAhead(c.readPooled())
+}
+
+// tryFillAhead is fillAhead without waiting: errWouldBlock when the
+// socket holds nothing.
+func (c *Conn) tryFillAhead() error {
+	b, n, err := c.tryRead()
+	if err == errWouldBlock {
+		return err
+	}
+	return c.keepAhead(b, n, err)
+}
+
+// keepAhead keeps a burst for Read, or how the socket ended.
+func (c *Conn) keepAhead(b *[]byte, n int, err error) error {
 	switch {
 	case errors.Is(err, io.EOF) || err != nil && !isLocal(err):
 		c.aheadErr = err
