@@ -56,6 +56,9 @@ type Conn struct {
 	rb     *[]byte // the buffer readFn reads into
 	rn     int
 	rerr   error
+	// big: the last read filled its buffer, so the next takes a big one
+	// (see bufSize); owned by the reading goroutine.
+	big bool
 
 	// ahead holds bytes read but not yet taken by crypto/tls, which asks
 	// for a record or less at a time; it goes back to the pool as soon as
@@ -92,9 +95,12 @@ func NewConn(c net.Conn) (*Conn, error) {
 	// the buffer goes back to the pool before parking.
 	fc.readFn = func(fd uintptr) bool {
 		if fc.rb == nil {
-			fc.rb = getBuf()
+			fc.rb = getBuf(fc.big)
 		}
 		fc.rn, fc.rerr = syscall.Read(int(fd), *fc.rb)
+		if fc.rerr == nil {
+			fc.big = fc.rn == len(*fc.rb) || fc.big && fc.rn >= bufSize
+		}
 		if fc.rerr == syscall.EAGAIN {
 			putBuf(fc.rb)
 			fc.rb = nil
@@ -276,10 +282,10 @@ func (c *Conn) drained() bool {
 	return q > 0 && (prev < 0 || q < prev)
 }
 
-// cork starts gathering writes.
-func (c *Conn) cork() {
+// cork starts gathering writes of up to n bytes of plaintext.
+func (c *Conn) cork(n int) {
 	c.mu.Lock()
-	c.wbuf = getBuf()
+	c.wbuf = bufFor(n)
 	*c.wbuf = (*c.wbuf)[:0]
 	c.corked.Store(true)
 	c.mu.Unlock()

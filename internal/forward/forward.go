@@ -248,7 +248,8 @@ func (p *pipe) readBackend() (*[]byte, int, error) {
 // direction ended.
 func (p *pipe) clientToBackend() bool {
 	for {
-		buf := getBuf()
+		// Decrypt into a buffer the size of the client's last read.
+		buf := getBuf(p.client.big)
 		n, err := p.fillFromTLS(*buf)
 		if n > 0 {
 			_, werr := p.backend.Write((*buf)[:n])
@@ -315,7 +316,7 @@ func (p *pipe) backendToClient() bool {
 			p.backendEnded(err)
 			return true
 		}
-		p.client.cork()
+		p.client.cork(n)
 		_, werr := p.tls.Write((*buf)[:n])
 		if uerr := p.client.uncork(); werr == nil {
 			werr = uerr
