@@ -119,6 +119,7 @@ func Start(tc *tls.Conn, client, backend *Conn, opts Options, n *Counters, done 
 	if n == nil {
 		n = new(Counters)
 	}
+	started()
 	p := &pipe{opts: opts, tls: tc, client: client, backend: backend, start: time.Now(), n: n, done: done}
 	p.left.Store(2)
 	client.pipe, backend.pipe = p, p
