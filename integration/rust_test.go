@@ -43,7 +43,7 @@ func TestCheckRunsRustReadmeExamples(t *testing.T) {
 			"QUANTUM_SAFE_PROXY_LOG_LEVEL=debug", "QUANTUM_SAFE_PROXY_HYBRID_MODE=true", "QUANTUM_SAFE_PROXY_CLIENT_CERT_MODE=optional",
 		}},
 		{name: "file", args: []string{"--config-file", file}, warnings: []string{
-			"warning: " + file + ": buffer_size: has no effect here: connections are copied through fixed 64 KiB buffers (four full TLS records); remove it",
+			"warning: " + file + ": buffer_size: has no effect here: connections are copied through buffers the proxy sizes itself (64 KiB, 1 MiB while a transfer keeps a socket full); remove it",
 			"warning: " + file + ": openssl_dir: has no meaning here: TLS is Go's crypto/tls, no OpenSSL library is loaded; remove it",
 		}},
 		// Its earlier --help: the CA alone, the default mode then optional.
@@ -81,7 +81,7 @@ func TestStartLogsConfigurationWarnings(t *testing.T) {
 	p := startProxy(t, "--cert", pki("server-mldsa.crt"), "--key", pki("server-mldsa.key"), "--ca-cert", pki("ca.crt"),
 		"--buffer-size", "8192", "--target", echoBackend(t))
 	for _, msg := range []string{
-		"--buffer-size: has no effect here: connections are copied through fixed 64 KiB buffers (four full TLS records); remove it",
+		"--buffer-size: has no effect here: connections are copied through buffers the proxy sizes itself (64 KiB, 1 MiB while a transfer keeps a socket full); remove it",
 		"--ca-cert is set and client_cert_mode is not: client certificates are verified when presented (optional), as in the Rust project; set client_cert_mode required to demand one, or none to ask for none",
 	} {
 		if rec := p.wait(t, msg); rec["level"] != "WARN" {

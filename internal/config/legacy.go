@@ -33,7 +33,7 @@ var rustOptions = []option{
 	// change nothing that is served, and its README's example
 	// configuration sets two of them.
 	{key: "buffer_size", flag: "buffer-size", env: "BUFFER_SIZE",
-		set: noEffectIf(wholeNumber, "has no effect here: connections are copied through fixed 64 KiB buffers (four full TLS records); remove it")},
+		set: noEffectIf(wholeNumber, "has no effect here: connections are copied through buffers the proxy sizes itself (64 KiB, 1 MiB while a transfer keeps a socket full); remove it")},
 	{key: "openssl_dir", flag: "openssl-dir", env: "OPENSSL_DIR",
 		set: noEffectIf(nil, "has no meaning here: TLS is Go's crypto/tls, no OpenSSL library is loaded; remove it")},
 	{key: "use_sigalgs", flag: "use-sigalgs", env: "USE_SIGALGS",

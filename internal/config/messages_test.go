@@ -204,7 +204,7 @@ func TestRustOptions(t *testing.T) {
 		msg                   string
 	}
 	const (
-		buffers = "has no effect here: connections are copied through fixed 64 KiB buffers (four full TLS records); remove it"
+		buffers = "has no effect here: connections are copied through buffers the proxy sizes itself (64 KiB, 1 MiB while a transfer keeps a socket full); remove it"
 		openssl = "has no meaning here: TLS is Go's crypto/tls, no OpenSSL library is loaded; remove it"
 		order   = "has no effect here: each client always gets the first configured chain it can verify (by its signature_algorithms); list the chains in that order, ML-DSA first, and remove it"
 		second  = `replaced by a second certificate pair: --cert PQ.crt --key PQ.key --cert CLASSIC.crt --key CLASSIC.key (in JSON, a "certificates" list), the classical chain after the ML-DSA one`
@@ -333,7 +333,7 @@ func TestRustReadmeExamples(t *testing.T) {
   "connection_timeout": 30,
   "openssl_dir": "/opt/openssl35"
 }`, want: []string{
-			"config.json: buffer_size: " + "has no effect here: connections are copied through fixed 64 KiB buffers (four full TLS records); remove it",
+			"config.json: buffer_size: " + "has no effect here: connections are copied through buffers the proxy sizes itself (64 KiB, 1 MiB while a transfer keeps a socket full); remove it",
 			"config.json: openssl_dir: " + "has no meaning here: TLS is Go's crypto/tls, no OpenSSL library is loaded; remove it",
 		}},
 			check: func(c *Config) bool {

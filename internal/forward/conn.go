@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -44,6 +45,10 @@ type Conn struct {
 	rc            syscall.RawConn
 	readAheadOnly bool  // set once, by the reading goroutine, after the handshake
 	pipe          *pipe // the forwarder's timers; nil until Run
+	// tls is the connection over this one, on the client side once Run
+	// starts: its read buffers go (dropTLSInput) whenever the socket has
+	// nothing to read and the reading goroutine is about to wait.
+	tls *tls.Conn
 
 	// readFn is given to RawConn.Read; made once per connection, since a
 	// fresh closure per call would escape to the heap on every read.
@@ -51,6 +56,9 @@ type Conn struct {
 	rb     *[]byte // the buffer readFn reads into
 	rn     int
 	rerr   error
+	// big: the last read filled its buffer, so the next takes a big one
+	// (see bufSize); owned by the reading goroutine.
+	big bool
 
 	// ahead holds bytes read but not yet taken by crypto/tls, which asks
 	// for a record or less at a time; it goes back to the pool as soon as
@@ -87,12 +95,21 @@ func NewConn(c net.Conn) (*Conn, error) {
 	// the buffer goes back to the pool before parking.
 	fc.readFn = func(fd uintptr) bool {
 		if fc.rb == nil {
-			fc.rb = getBuf()
+			fc.rb = getBuf(fc.big)
 		}
 		fc.rn, fc.rerr = syscall.Read(int(fd), *fc.rb)
+		if fc.rerr == nil {
+			fc.big = fc.rn == len(*fc.rb) || fc.big && fc.rn >= bufSize
+		}
 		if fc.rerr == syscall.EAGAIN {
 			putBuf(fc.rb)
 			fc.rb = nil
+			if fc.tls != nil {
+				dropTLSInput(fc.tls)
+				if parkedHook != nil {
+					parkedHook(fc.tls)
+				}
+			}
 			return false
 		}
 		return true
@@ -140,7 +157,23 @@ func (c *Conn) releaseAhead() {
 // read deadline passes), and only then reads them into a pooled buffer,
 // which the caller returns with putBuf.
 func (c *Conn) readPooled() (*[]byte, int, error) {
-	err := c.rc.Read(c.readFn)
+	return c.took(c.rc.Read(c.readFn))
+}
+
+// tryRead reads what the socket holds now into a pooled buffer, as
+// readPooled does, but never waits: it returns errWouldBlock when the
+// socket holds nothing.
+func (c *Conn) tryRead() (*[]byte, int, error) {
+	ready := false
+	err := c.rc.Control(func(fd uintptr) { ready = c.readFn(fd) })
+	if err == nil && !ready {
+		return nil, 0, errWouldBlock
+	}
+	return c.took(err)
+}
+
+// took hands out what readFn read, or how reading ended.
+func (c *Conn) took(err error) (*[]byte, int, error) {
 	b := c.rb
 	c.rb = nil
 	switch {
@@ -161,7 +194,21 @@ func (c *Conn) readPooled() (*[]byte, int, error) {
 // crypto/tls to see through Read, so that it can tell a clean end from a
 // truncated record.
 func (c *Conn) fillAhead() error {
-	b, n, err := c.readPooled()
+	return c.keepAhead(c.readPooled())
+}
+
+// tryFillAhead is fillAhead without waiting: errWouldBlock when the
+// socket holds nothing.
+func (c *Conn) tryFillAhead() error {
+	b, n, err := c.tryRead()
+	if err == errWouldBlock {
+		return err
+	}
+	return c.keepAhead(b, n, err)
+}
+
+// keepAhead keeps a burst for Read, or how the socket ended.
+func (c *Conn) keepAhead(b *[]byte, n int, err error) error {
 	switch {
 	case errors.Is(err, io.EOF) || err != nil && !isLocal(err):
 		c.aheadErr = err
@@ -235,10 +282,10 @@ func (c *Conn) drained() bool {
 	return q > 0 && (prev < 0 || q < prev)
 }
 
-// cork starts gathering writes.
-func (c *Conn) cork() {
+// cork starts gathering writes of up to n bytes of plaintext.
+func (c *Conn) cork(n int) {
 	c.mu.Lock()
-	c.wbuf = getBuf()
+	c.wbuf = bufFor(n)
 	*c.wbuf = (*c.wbuf)[:0]
 	c.corked.Store(true)
 	c.mu.Unlock()

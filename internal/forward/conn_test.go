@@ -39,7 +39,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 func TestGatheredWritesLeaveBeforeLaterRecords(t *testing.T) {
 	r := &recorder{started: make(chan struct{}), release: make(chan struct{})}
 	c := &Conn{Conn: r}
-	c.cork()
+	c.cork(bufSize)
 	c.Write([]byte("record 1;"))
 	c.Write([]byte("record 2;")) // gathered with record 1
 	uncorked := make(chan error, 1)

@@ -77,7 +77,10 @@ type pipe struct {
 	dl      sync.Mutex   // see armRead
 	n       *Counters
 
-	panicked any // set by clientToBackendUntil before done closes
+	left atomic.Int32 // directions still running
+	done func(Result) // called by the last to end
+
+	panicked any // the first panic of a direction's goroutine; under mu
 	stack    []byte
 
 	mu      sync.Mutex
@@ -93,36 +96,95 @@ type pipe struct {
 // must start at zero; nil: in counters of its own, reported only in the
 // [Result].
 func Run(tc *tls.Conn, client, backend *Conn, opts Options, n *Counters) Result {
+	res := make(chan Result, 1)
+	Start(tc, client, backend, opts, n, func(r Result) { res <- r })
+	return <-res
+}
+
+// Start forwards as [Run] does, on goroutines of its own, and returns at
+// once; done gets the [Result] when both directions have ended and both
+// connections are closed. The caller's goroutine is free to exit, so
+// that an idle connection is no goroutine of the caller's.
+//
+// A direction waits for its next bytes on a fresh goroutine: moving bytes
+// (crypto/tls, AES-GCM) grows a goroutine's stack to 4 KiB or more, and
+// the runtime shrinks a parked goroutine's stack only while it uses under
+// a quarter of it, which a goroutine parked in the poller never does. A
+// goroutine that has only waited keeps the runtime's starting size. So
+// after a burst, a direction reads on without waiting while the socket
+// holds bytes, and only when it holds none hands the wait to a new
+// goroutine and exits (one goroutine start per wait, none per burst
+// while bytes keep coming).
+func Start(tc *tls.Conn, client, backend *Conn, opts Options, n *Counters, done func(Result)) {
 	if n == nil {
 		n = new(Counters)
 	}
-	p := &pipe{opts: opts, tls: tc, client: client, backend: backend, start: time.Now(), n: n}
+	started()
+	p := &pipe{opts: opts, tls: tc, client: client, backend: backend, start: time.Now(), n: n, done: done}
+	p.left.Store(2)
 	client.pipe, backend.pipe = p, p
 	// Only the TLS side reads through Read; the backend side uses readPooled.
 	client.serveFromReadAhead()
-	done := make(chan struct{})
-	go p.clientToBackendUntil(done)
-	p.backendToClient()
-	<-done
-	client.Close()
-	backend.Close()
-	client.releaseAhead()
-	// Both directions have ended; each recorded why.
-	return Result{BytesIn: n.In.Load(), BytesOut: n.Out.Load(), Reason: p.reason, Err: p.err, Aborted: p.aborted, Panic: p.panicked, Stack: p.stack}
+	client.tls = tc
+	// crypto/tls may hold bytes the client sent right after its
+	// handshake: the first pass reads them before waiting.
+	go p.clientSide(false)
+	go p.backendSide()
 }
 
-// clientToBackendUntil runs clientToBackend on its own goroutine and
-// closes done when it ends, a panic included: that one is recovered and
-// recorded, and ends the connection, so it cannot end the process.
-func (p *pipe) clientToBackendUntil(done chan struct{}) {
-	defer close(done)
-	defer func() {
-		if v := recover(); v != nil {
+// ended is called once by each direction as it ends; the last closes
+// both connections and reports the Result.
+func (p *pipe) ended() {
+	if p.left.Add(-1) != 0 {
+		return
+	}
+	p.client.Close()
+	p.backend.Close()
+	p.client.releaseAhead()
+	// Both directions have ended; each recorded why.
+	n := p.n
+	p.done(Result{BytesIn: n.In.Load(), BytesOut: n.Out.Load(), Reason: p.reason, Err: p.err, Aborted: p.aborted, Panic: p.panicked, Stack: p.stack})
+}
+
+// recoverDirection, deferred by each direction's goroutine, turns a panic
+// (a bug) into the end of the connection, recorded in the Result with its
+// stack, so that it cannot end the process, and ends the direction.
+func (p *pipe) recoverDirection() {
+	if v := recover(); v != nil {
+		p.mu.Lock()
+		if p.panicked == nil {
 			p.panicked, p.stack = v, debug.Stack()
-			p.finish(ReasonPanic, fmt.Errorf("panic: %v", v), true)
 		}
-	}()
-	p.clientToBackend()
+		p.mu.Unlock()
+		p.finish(ReasonPanic, fmt.Errorf("panic: %v", v), true)
+		p.ended()
+	}
+}
+
+// clientSide is the client-to-backend direction's goroutine: it waits for
+// the client's next bytes (unless wait is false), then forwards until the
+// direction ends or hands the next wait to a fresh goroutine.
+func (p *pipe) clientSide(wait bool) {
+	defer p.recoverDirection()
+	if wait {
+		if err := p.fillClient(); err != nil {
+			p.fail(ReasonClientError, err)
+			p.ended()
+			return
+		}
+	}
+	if p.clientToBackend() {
+		p.ended()
+	}
+}
+
+// backendSide is the backend-to-client direction's goroutine, as
+// clientSide.
+func (p *pipe) backendSide() {
+	defer p.recoverDirection()
+	if p.backendToClient() {
+		p.ended()
+	}
 }
 
 // finish records why the connection ends. The first reason stands, except
@@ -182,10 +244,13 @@ func (p *pipe) readBackend() (*[]byte, int, error) {
 }
 
 // clientToBackend decrypts into a pooled buffer, gathering up to four
-// records, and writes them to the backend in one call.
-func (p *pipe) clientToBackend() {
+// records, and writes them to the backend in one call. It reports false
+// when it handed the next wait to a fresh goroutine, true when the
+// direction ended.
+func (p *pipe) clientToBackend() bool {
 	for {
-		buf := getBuf()
+		// Decrypt into a buffer the size of the client's last read.
+		buf := getBuf(p.client.big)
 		n, err := p.fillFromTLS(*buf)
 		if n > 0 {
 			_, werr := p.backend.Write((*buf)[:n])
@@ -193,7 +258,7 @@ func (p *pipe) clientToBackend() {
 			if werr != nil {
 				putBuf(buf)
 				p.fail(ReasonBackendError, werr)
-				return
+				return true
 			}
 		}
 		putBuf(buf)
@@ -201,22 +266,27 @@ func (p *pipe) clientToBackend() {
 		case err == nil:
 			continue // the buffer filled up; more may be waiting
 		case err == errWouldBlock:
-			if err := p.fillClient(); err != nil {
+			switch err := p.client.tryFillAhead(); {
+			case err == errWouldBlock:
+				go p.clientSide(true)
+				return false
+			case err != nil:
 				p.fail(ReasonClientError, err)
-				return
+				return true
 			}
+			p.progressed()
 		case err == io.EOF:
 			// close_notify or a FIN from the client: pass the half-close
 			// on, after recording it: the backend may answer at once.
 			p.finish(ReasonClientClosed, nil, false)
 			p.halfClose(p.backend, p.client)
 			p.backend.CloseWrite() // fails only when the backend is gone, which its reader sees
-			return
+			return true
 		default:
 			// A write crypto/tls made itself (a KeyUpdate answer) may
 			// have hit a timeout; fail tells.
 			p.fail(ReasonClientError, err)
-			return
+			return true
 		}
 	}
 }
@@ -236,16 +306,18 @@ func (p *pipe) fillFromTLS(buf []byte) (int, error) {
 	return n, nil
 }
 
-// backendToClient reads what the backend sent and encrypts it in one
-// gathered write of up to four records.
-func (p *pipe) backendToClient() {
+// backendToClient waits for what the backend sends and encrypts each
+// read in one gathered write of up to four records. It reports false when
+// it handed the next wait to a fresh goroutine, true when the direction
+// ended.
+func (p *pipe) backendToClient() bool {
+	buf, n, err := p.readBackend()
 	for {
-		buf, n, err := p.readBackend()
 		if err != nil {
 			p.backendEnded(err)
-			return
+			return true
 		}
-		p.client.cork()
+		p.client.cork(n)
 		_, werr := p.tls.Write((*buf)[:n])
 		if uerr := p.client.uncork(); werr == nil {
 			werr = uerr
@@ -254,7 +326,15 @@ func (p *pipe) backendToClient() {
 		putBuf(buf)
 		if werr != nil {
 			p.fail(ReasonClientError, werr)
-			return
+			return true
+		}
+		buf, n, err = p.backend.tryRead()
+		switch {
+		case err == errWouldBlock:
+			go p.backendSide()
+			return false
+		case err == nil:
+			p.progressed()
 		}
 	}
 }

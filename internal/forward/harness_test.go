@@ -58,6 +58,7 @@ type forwarded struct {
 	client  *tls.Conn
 	backend *net.TCPConn
 	result  chan Result
+	server  chan *tls.Conn // the tls.Conn Run forwards from, as Run starts
 }
 
 // forward connects a Go client (defaults, but for trusting the test
@@ -69,7 +70,7 @@ func forward(t *testing.T, opts Options, small ...bool) *forwarded {
 	cert, pool := serverCert(t)
 	front := listen(t)
 	back := listen(t)
-	f := &forwarded{result: make(chan Result, 1)}
+	f := &forwarded{result: make(chan Result, 1), server: make(chan *tls.Conn, 1)}
 	go func() {
 		raw, err := front.Accept()
 		if err != nil {
@@ -90,6 +91,7 @@ func forward(t *testing.T, opts Options, small ...bool) *forwarded {
 			return
 		}
 		bc, _ := NewConn(b)
+		f.server <- tc
 		f.result <- Run(tc, fc, bc, opts, nil)
 	}()
 	d := &tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: "forward.test"}}

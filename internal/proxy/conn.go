@@ -137,9 +137,10 @@ func (p *Proxy) serve(c *conn, listener string) {
 }
 
 // handle runs the handshake and dials the backend; forwarding then runs
-// on a fresh goroutine (see [Proxy.forward]) so that this one, whose stack
-// the handshake's post-quantum arithmetic grew, exits and frees it: idle
-// connections are the many, and their memory is the product's (DESIGN.md).
+// on goroutines of its own (see [forward.Start]) so that this one, whose
+// stack the handshake's post-quantum arithmetic grew, exits and frees it:
+// idle connections are the many, and their memory is the product's
+// (DESIGN.md).
 // awaited is how waiting for the client's first bytes ended.
 func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) {
 	raw := c.raw
@@ -197,7 +198,8 @@ func (p *Proxy) handle(c *conn, snap *Snapshot, listener string, awaited error) 
 	if snap.ProxyV2 && !p.sendProxyHeader(c, snap, &cs, bc) {
 		return
 	}
-	go p.forward(c, tc, bc, snap.Forward)
+	// Forwarding runs on goroutines of package forward; this one exits.
+	forward.Start(tc, c.Conn, bc, snap.Forward, &c.bytes, func(res forward.Result) { p.forwarded(c, res) })
 }
 
 // recoverConn, deferred on each goroutine serving a connection, turns a
@@ -220,10 +222,10 @@ func (p *Proxy) logPanic(c *conn, v any, stack []byte) {
 		"close_reason", ReasonPanic, "panic", fmt.Sprint(v), "stack", string(stack))
 }
 
-// forward moves bytes until the connection ends, then logs its one line.
-func (p *Proxy) forward(c *conn, tc *tls.Conn, bc *forward.Conn, opts forward.Options) {
+// forwarded logs a forwarded connection's one line once it has ended. It
+// runs on the forwarder's last goroutine.
+func (p *Proxy) forwarded(c *conn, res forward.Result) {
 	defer p.recoverConn(c)
-	res := forward.Run(tc, c.Conn, bc, opts, &c.bytes)
 	if res.Panic != nil {
 		p.logPanic(c, res.Panic, res.Stack)
 	}

@@ -1,0 +1,39 @@
+package forward
+
+import (
+	"testing"
+	"time"
+)
+
+// A read that fills a small buffer makes the next read take a big one;
+// a read under the small size goes back to small buffers.
+func TestReadsGrowToBigBuffersWhileTheSocketStaysFull(t *testing.T) {
+	a, b := tcpPair(t)
+	c, err := NewConn(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.Write(make([]byte, bufSize+bigBufSize/2))
+	time.Sleep(50 * time.Millisecond) // the first read finds a full socket
+	var sizes []int
+	for total := 0; total < bufSize+bigBufSize/2; {
+		buf, n, err := c.readPooled()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(*buf))
+		total += n
+		putBuf(buf)
+	}
+	if sizes[0] != bufSize || len(sizes) < 2 || sizes[1] != bigBufSize {
+		t.Fatalf("buffer sizes %v: want %d, then %d after a full read", sizes, bufSize, bigBufSize)
+	}
+	a.Write([]byte("x"))
+	buf, _, _ := c.readPooled()
+	putBuf(buf)
+	a.Write([]byte("x"))
+	if buf, _, _ = c.readPooled(); len(*buf) != bufSize {
+		t.Errorf("after a short read the next buffer holds %d bytes, want %d", len(*buf), bufSize)
+	}
+	putBuf(buf)
+}
