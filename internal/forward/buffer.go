@@ -42,23 +42,42 @@ var (
 	buffersOut   atomic.Int64
 )
 
-// getBuf takes a buffer, of bigBufSize when big, else bufSize, only while
-// bytes flow; idle connections hold none.
+// bigBudget caps the big buffers out at once, all connections together:
+// past it, a transfer that keeps its socket full goes on in small buffers,
+// as fast as before big ones existed. Without a cap, a thousand busy
+// downloads would hold one to two GiB; with it the proxy's memory stays
+// bufSize per busy direction plus 64 MiB. The cap is soft: two takers
+// may pass it by one buffer each at the same instant.
+const bigBudget = 64
+
+// bigOut counts the big buffers taken and not yet returned. It changes
+// once per MiB moved, not per burst.
+var bigOut atomic.Int64
+
+// getBuf takes a read buffer, of bigBufSize when big and the budget
+// allows, else bufSize, only while bytes flow; idle connections hold none.
 func getBuf(big bool) *[]byte {
+	return takeBuf(big && bigOut.Load() < bigBudget)
+}
+
+// takeBuf takes a buffer of bigBufSize when big, else bufSize.
+func takeBuf(big bool) *[]byte {
 	if countBuffers {
 		buffersOut.Add(1)
 	}
 	size, i := bufSize, 0
 	if big {
 		size, i = bigBufSize, 1
+		bigOut.Add(1)
 	}
 	b := pools[i].Get().(*[]byte)
 	*b = (*b)[:size]
 	return b
 }
 
-// bufFor takes a buffer that holds n bytes of plaintext as records.
-func bufFor(n int) *[]byte { return getBuf(n > bufSize) }
+// bufFor takes a buffer that holds n bytes of plaintext as records: a
+// big one only when a big read buffer, already counted, holds the n bytes.
+func bufFor(n int) *[]byte { return takeBuf(n > bufSize) }
 
 func putBuf(b *[]byte) {
 	if countBuffers {
@@ -67,6 +86,7 @@ func putBuf(b *[]byte) {
 	i := 0
 	if cap(*b) > gatherCap(bufSize) {
 		i = 1
+		bigOut.Add(-1)
 	}
 	pools[i].Put(b)
 }

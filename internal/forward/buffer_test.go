@@ -37,3 +37,33 @@ func TestReadsGrowToBigBuffersWhileTheSocketStaysFull(t *testing.T) {
 	}
 	putBuf(buf)
 }
+
+// Past the budget of big buffers a full read goes on in small ones, and
+// returning big buffers makes room again.
+func TestBigBuffersStayWithinTheirBudget(t *testing.T) {
+	var held []*[]byte
+	for range bigBudget {
+		held = append(held, getBuf(true))
+	}
+	if got := bigOut.Load(); got != bigBudget {
+		t.Fatalf("%d big buffers out, want %d", got, bigBudget)
+	}
+	over := getBuf(true)
+	if len(*over) != bufSize {
+		t.Errorf("past the budget a big read got %d bytes, want %d", len(*over), bufSize)
+	}
+	putBuf(over)
+	putBuf(held[0])
+	held = held[1:]
+	if again := getBuf(true); len(*again) != bigBufSize {
+		t.Errorf("after one came back a big read got %d bytes, want %d", len(*again), bigBufSize)
+	} else {
+		held = append(held, again)
+	}
+	for _, b := range held {
+		putBuf(b)
+	}
+	if got := bigOut.Load(); got != 0 {
+		t.Errorf("%d big buffers out after all came back, want 0", got)
+	}
+}
