@@ -280,7 +280,28 @@ func dial(ctx context.Context, s *Snapshot) (net.Conn, error) {
 	if path, ok := strings.CutPrefix(s.Target, "unix:"); ok {
 		return d.DialContext(ctx, "unix", path)
 	}
+	if loopback(s.Target) {
+		// A backend on this host cannot vanish without this host's
+		// kernel closing or resetting its connections, so TCP keepalive
+		// would find nothing there, and it costs four setsockopt(2) per
+		// connection. A remote target (client mode) keeps Go's default.
+		d.KeepAlive = -1
+	}
 	return d.DialContext(ctx, "tcp", s.Target)
+}
+
+// loopback reports whether the host of a host:port target is a loopback
+// address or localhost (RFC 6761, Section 6.3).
+func loopback(target string) bool {
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // certAlg names the served chain's key. A resumed handshake sends no
