@@ -71,7 +71,7 @@ test-deps:
 	@integration/tools/test-deps
 
 test-unit:
-	$(TESTREPORT) -suite unit -- -race -count=1 ./cmd/... ./internal/... ./integration/testreport
+	$(TESTREPORT) -suite unit -- -race -count=1 ./cmd/... ./internal/... ./integration/testreport ./integration/loadgen
 
 # Every fuzz target of the repository for FUZZTIME each: go test -fuzz
 # takes one target per run, so each package that has one is asked for its

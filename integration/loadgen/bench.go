@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,11 +112,31 @@ func (b *bench) findHAProxy() error {
 			ssl = v
 		}
 	}
-	if !strings.HasPrefix(ssl, "OpenSSL 3.") || ssl < "OpenSSL 3.5" {
-		return fmt.Errorf("%s runs on %q; X25519MLKEM768 and ML-DSA need OpenSSL 3.5", b.o.haproxy, ssl)
+	if !hasPQOpenSSL(ssl) {
+		return fmt.Errorf("%s runs on %q; X25519MLKEM768 and ML-DSA need OpenSSL 3.5 or later", b.o.haproxy, ssl)
 	}
 	b.haproxyVer = fmt.Sprintf("HAProxy %s on %s", version, ssl)
 	return nil
+}
+
+// hasPQOpenSSL reports whether ssl, as `haproxy -vv` names the OpenSSL it
+// runs on ("OpenSSL 3.5.9 29 Sep 2026"), is 3.5 or later, the first with
+// X25519MLKEM768 and ML-DSA. Versions compare as numbers: 3.10 and 4.0
+// are later than 3.5.
+func hasPQOpenSSL(ssl string) bool {
+	v, ok := strings.CutPrefix(ssl, "OpenSSL ")
+	if !ok {
+		return false
+	}
+	v, _, _ = strings.Cut(v, " ")
+	major, rest, _ := strings.Cut(v, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > 3 || ma == 3 && mi >= 5
 }
 
 func lastLine(s string) string {
