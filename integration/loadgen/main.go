@@ -120,6 +120,16 @@ func parseFlags(args []string) (*options, error) {
 		}
 	}
 	o.impls = strings.Split(*impls, ",")
+	if o.before != "" {
+		abs, err := filepath.Abs(o.before)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("-before: %v", err)
+		}
+		o.before = abs
+	}
 	if o.before != "" && !slices.Contains(o.impls, "before") {
 		o.impls = slices.Insert(o.impls, min(1, len(o.impls)), "before")
 	}

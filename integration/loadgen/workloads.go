@@ -31,19 +31,17 @@ type workload struct {
 	mtls  bool   // clients present the ML-DSA client certificate, servers require it
 	// units of the measurement's values: one, or two for bulk.
 	units []string
-	// better is +1 when higher values are better, -1 when lower, per unit.
-	better []int
 }
 
 var workloads = []*workload{
-	{name: "mldsa", title: "ML-DSA-65 + X25519MLKEM768 full handshakes per proxy CPU-second", kind: handshakes, leaf: "ML-DSA-65", units: []string{"hs/CPU-s"}, better: []int{+1}},
-	{name: "mldsa-mtls", title: "same with ML-DSA client certificates (mTLS)", kind: handshakes, leaf: "ML-DSA-65", mtls: true, units: []string{"hs/CPU-s"}, better: []int{+1}},
-	{name: "ecdsa", title: "ECDSA P-256 + X25519MLKEM768 full handshakes per proxy CPU-second", kind: handshakes, leaf: "ECDSA P-256", units: []string{"hs/CPU-s"}, better: []int{+1}},
-	{name: "resumed", title: "resumed TLS 1.3 handshakes (PSK + X25519MLKEM768) per proxy CPU-second", kind: resumed, leaf: "ML-DSA-65", units: []string{"hs/CPU-s"}, better: []int{+1}},
-	{name: "upload", title: "bulk upload: MB/s, proxy CPU s per GiB", kind: upload, leaf: "ML-DSA-65", units: []string{"MB/s", "CPU-s/GiB"}, better: []int{+1, -1}},
-	{name: "download", title: "bulk download: MB/s, proxy CPU s per GiB", kind: download, leaf: "ML-DSA-65", units: []string{"MB/s", "CPU-s/GiB"}, better: []int{+1, -1}},
-	{name: "echo", title: "64-byte echo round trip p99, µs", kind: echo, leaf: "ML-DSA-65", units: []string{"µs"}, better: []int{-1}},
-	{name: "idle", title: "memory per idle PQ connection, KiB", kind: idle, leaf: "ML-DSA-65", units: []string{"KiB"}, better: []int{-1}},
+	{name: "mldsa", title: "ML-DSA-65 + X25519MLKEM768 full handshakes per proxy CPU-second", kind: handshakes, leaf: "ML-DSA-65", units: []string{"hs/CPU-s"}},
+	{name: "mldsa-mtls", title: "same with ML-DSA client certificates (mTLS)", kind: handshakes, leaf: "ML-DSA-65", mtls: true, units: []string{"hs/CPU-s"}},
+	{name: "ecdsa", title: "ECDSA P-256 + X25519MLKEM768 full handshakes per proxy CPU-second", kind: handshakes, leaf: "ECDSA P-256", units: []string{"hs/CPU-s"}},
+	{name: "resumed", title: "resumed TLS 1.3 handshakes (PSK + X25519MLKEM768) per proxy CPU-second", kind: resumed, leaf: "ML-DSA-65", units: []string{"hs/CPU-s"}},
+	{name: "upload", title: "bulk upload: MB/s, proxy CPU s per GiB", kind: upload, leaf: "ML-DSA-65", units: []string{"MB/s", "CPU-s/GiB"}},
+	{name: "download", title: "bulk download: MB/s, proxy CPU s per GiB", kind: download, leaf: "ML-DSA-65", units: []string{"MB/s", "CPU-s/GiB"}},
+	{name: "echo", title: "64-byte echo round trip p99, µs", kind: echo, leaf: "ML-DSA-65", units: []string{"µs"}},
+	{name: "idle", title: "memory per idle PQ connection, KiB", kind: idle, leaf: "ML-DSA-65", units: []string{"KiB"}},
 }
 
 func workloadNames() []string {
