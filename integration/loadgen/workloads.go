@@ -188,10 +188,10 @@ func (b *bench) bulk(w *workload, srv *server, be *backend) ([]float64, error) {
 		defer conn.Close()
 		buf := make([]byte, bulkChunk)
 		for !stop.Load() {
-			var n int
 			if w.kind == upload {
-				n, err = conn.Write(buf)
+				_, err = conn.Write(buf) // the backend counts what arrives
 			} else {
+				var n int
 				n, err = conn.Read(buf)
 				received.Add(int64(n))
 			}
