@@ -232,13 +232,38 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.corked.Load() {
 		c.mu.Lock()
 		if c.corked.Load() {
-			*c.wbuf = append(*c.wbuf, p...)
+			n, err := c.gather(p)
 			c.mu.Unlock()
-			return len(p), nil
+			return n, err
 		}
 		c.mu.Unlock()
 	}
 	return c.write(p)
+}
+
+// gather adds p to the gathered bytes; c.mu is held. The buffer never
+// grows: putBuf tells a big buffer from a small one by its capacity, so
+// a grown small one would go to the big pool, uncounted, and the next
+// big read would take it and slice it past its end. gatherCap counts
+// full records; a TLS 1.2 client (29 bytes a record with AES-GCM), the
+// small records crypto/tls starts a connection with (dynamic record
+// sizing) or a KeyUpdate answer can need more. So when p does not fit,
+// what is gathered leaves first (in order: the lock is held), then p is
+// gathered, or written at once if it is larger than the buffer.
+func (c *Conn) gather(p []byte) (int, error) {
+	b := c.wbuf
+	if len(*b)+len(p) > cap(*b) {
+		_, err := c.write(*b)
+		*b = (*b)[:0] // sent, or the connection is failing: never twice
+		if err != nil {
+			return 0, err
+		}
+		if len(p) > cap(*b) {
+			return c.write(p)
+		}
+	}
+	*b = append(*b, p...)
+	return len(p), nil
 }
 
 // write sends all of p. Under the forwarder each attempt re-arms the

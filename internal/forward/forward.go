@@ -82,6 +82,10 @@ type pipe struct {
 
 	panicked any // the first panic of a direction's goroutine; under mu
 	stack    []byte
+	// held is the pooled buffer each direction (toBackend, toClient)
+	// holds, so that one that panics gives it back (see recoverDirection);
+	// each is owned by its direction's goroutine.
+	held [2]*[]byte
 
 	mu      sync.Mutex
 	reason  string
@@ -146,11 +150,46 @@ func (p *pipe) ended() {
 	p.done(Result{BytesIn: n.In.Load(), BytesOut: n.Out.Load(), Reason: p.reason, Err: p.err, Aborted: p.aborted, Panic: p.panicked, Stack: p.stack})
 }
 
+// The directions, indexes of pipe.held.
+const (
+	toBackend = iota
+	toClient
+)
+
+// hold records b as the buffer direction d holds, and returns it.
+func (p *pipe) hold(d int, b *[]byte) *[]byte {
+	p.held[d] = b
+	return b
+}
+
+// release returns the buffer direction d holds to its pool.
+func (p *pipe) release(d int) {
+	b := p.held[d]
+	p.held[d] = nil
+	putBuf(b)
+}
+
 // recoverDirection, deferred by each direction's goroutine, turns a panic
 // (a bug) into the end of the connection, recorded in the Result with its
-// stack, so that it cannot end the process, and ends the direction.
-func (p *pipe) recoverDirection() {
+// stack, so that it cannot end the process, and ends the direction. The
+// direction's buffers go back, or each such panic would shrink the
+// budget of big buffers for good: the one it held, and the client's
+// gathering buffer if the panic came while writing to the client (only
+// if its lock is free: a panic under it leaves the buffer to the
+// collector rather than block).
+func (p *pipe) recoverDirection(d int) {
 	if v := recover(); v != nil {
+		if p.held[d] != nil {
+			p.release(d)
+		}
+		if c := p.client; d == toClient && c.mu.TryLock() {
+			if c.wbuf != nil {
+				putBuf(c.wbuf)
+				c.wbuf = nil
+				c.corked.Store(false)
+			}
+			c.mu.Unlock()
+		}
 		p.mu.Lock()
 		if p.panicked == nil {
 			p.panicked, p.stack = v, debug.Stack()
@@ -165,7 +204,7 @@ func (p *pipe) recoverDirection() {
 // the client's next bytes (unless wait is false), then forwards until the
 // direction ends or hands the next wait to a fresh goroutine.
 func (p *pipe) clientSide(wait bool) {
-	defer p.recoverDirection()
+	defer p.recoverDirection(toBackend)
 	if wait {
 		if err := p.fillClient(); err != nil {
 			p.fail(ReasonClientError, err)
@@ -181,7 +220,7 @@ func (p *pipe) clientSide(wait bool) {
 // backendSide is the backend-to-client direction's goroutine, as
 // clientSide.
 func (p *pipe) backendSide() {
-	defer p.recoverDirection()
+	defer p.recoverDirection(toClient)
 	if p.backendToClient() {
 		p.ended()
 	}
@@ -250,18 +289,18 @@ func (p *pipe) readBackend() (*[]byte, int, error) {
 func (p *pipe) clientToBackend() bool {
 	for {
 		// Decrypt into a buffer the size of the client's last read.
-		buf := getBuf(p.client.big)
+		buf := p.hold(toBackend, getBuf(p.client.big))
 		n, err := p.fillFromTLS(*buf)
 		if n > 0 {
 			_, werr := p.backend.Write((*buf)[:n])
 			p.n.In.Add(int64(n))
 			if werr != nil {
-				putBuf(buf)
+				p.release(toBackend)
 				p.fail(ReasonBackendError, werr)
 				return true
 			}
 		}
-		putBuf(buf)
+		p.release(toBackend)
 		switch {
 		case err == nil:
 			continue // the buffer filled up; more may be waiting
@@ -312,6 +351,7 @@ func (p *pipe) fillFromTLS(buf []byte) (int, error) {
 // ended.
 func (p *pipe) backendToClient() bool {
 	buf, n, err := p.readBackend()
+	p.hold(toClient, buf)
 	for {
 		if err != nil {
 			p.backendEnded(err)
@@ -323,12 +363,13 @@ func (p *pipe) backendToClient() bool {
 			werr = uerr
 		}
 		p.n.Out.Add(int64(n))
-		putBuf(buf)
+		p.release(toClient)
 		if werr != nil {
 			p.fail(ReasonClientError, werr)
 			return true
 		}
 		buf, n, err = p.backend.tryRead()
+		p.hold(toClient, buf)
 		switch {
 		case err == errWouldBlock:
 			go p.backendSide()
