@@ -230,40 +230,44 @@ func isLocal(err error) bool {
 // Write sends p, or gathers it while corked.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.corked.Load() {
-		c.mu.Lock()
-		if c.corked.Load() {
-			n, err := c.gather(p)
-			c.mu.Unlock()
+		if n, gathered, err := c.gather(p); gathered {
 			return n, err
 		}
-		c.mu.Unlock()
 	}
 	return c.write(p)
 }
 
-// gather adds p to the gathered bytes; c.mu is held. The buffer never
-// grows: putBuf tells a big buffer from a small one by its capacity, so
-// a grown small one would go to the big pool, uncounted, and the next
-// big read would take it and slice it past its end. gatherCap counts
-// full records; a TLS 1.2 client (29 bytes a record with AES-GCM), the
-// small records crypto/tls starts a connection with (dynamic record
-// sizing) or a KeyUpdate answer can need more. So when p does not fit,
-// what is gathered leaves first (in order: the lock is held), then p is
-// gathered, or written at once if it is larger than the buffer.
-func (c *Conn) gather(p []byte) (int, error) {
+// gather adds p to the gathered bytes, if c is still corked. The buffer
+// never grows: putBuf tells a big buffer from a small one by its
+// capacity, so a grown small one would go to the big pool, uncounted,
+// and the next big read would take it and slice it past its end.
+// gatherCap counts full records; a TLS 1.2 client (29 bytes a record
+// with AES-GCM), the small records crypto/tls starts a connection with
+// (dynamic record sizing) or a KeyUpdate answer can need more. So when p
+// does not fit, what is gathered leaves first (in order: the lock is
+// held), then p is gathered, or written at once if it is larger than the
+// buffer. The lock is released by defer: a write that panicked holding
+// it would block the other direction's next write for good.
+func (c *Conn) gather(p []byte) (n int, gathered bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked.Load() {
+		return 0, false, nil
+	}
 	b := c.wbuf
 	if len(*b)+len(p) > cap(*b) {
 		_, err := c.write(*b)
 		*b = (*b)[:0] // sent, or the connection is failing: never twice
 		if err != nil {
-			return 0, err
+			return 0, true, err
 		}
 		if len(p) > cap(*b) {
-			return c.write(p)
+			n, err := c.write(p)
+			return n, true, err
 		}
 	}
 	*b = append(*b, p...)
-	return len(p), nil
+	return len(p), true, nil
 }
 
 // write sends all of p. Under the forwarder each attempt re-arms the
