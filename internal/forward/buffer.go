@@ -45,9 +45,12 @@ var (
 // bigBudget caps the big buffers out at once, all connections together:
 // past it, a transfer that keeps its socket full goes on in small buffers,
 // as fast as before big ones existed. Without a cap, a thousand busy
-// downloads would hold one to two GiB; with it the proxy's memory stays
-// bufSize per busy direction plus 64 MiB. The cap is soft: two takers
-// may pass it by one buffer each at the same instant.
+// downloads would hold one to two GiB. The budget counts every big
+// buffer out, read and gather buffers alike, and is checked when a read
+// takes one; the gather buffer of a big read is taken past it, so the
+// proxy's big buffers stay under twice the budget, 128 MiB, however many
+// busy connections stall. The check is soft: two takers may pass it by
+// one buffer each at the same instant.
 const bigBudget = 64
 
 // bigOut counts the big buffers taken and not yet returned. It changes

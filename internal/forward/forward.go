@@ -359,11 +359,13 @@ func (p *pipe) backendToClient() bool {
 		}
 		p.client.cork(n)
 		_, werr := p.tls.Write((*buf)[:n])
+		// The records are in the gather buffer now: the plaintext's goes
+		// back before the write that a client not reading may block.
+		p.release(toClient)
 		if uerr := p.client.uncork(); werr == nil {
 			werr = uerr
 		}
 		p.n.Out.Add(int64(n))
-		p.release(toClient)
 		if werr != nil {
 			p.fail(ReasonClientError, werr)
 			return true

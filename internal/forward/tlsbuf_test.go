@@ -3,6 +3,7 @@ package forward
 import (
 	"crypto/tls"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 // connections silently keep them (see tlsInput).
 func TestTLSInputFieldsFound(t *testing.T) {
 	if !tlsInput.ok {
-		t.Fatal("crypto/tls.Conn has no rawInput/input/hand fields of the expected types; update tlsbuf.go for this Go release")
+		t.Fatalf("crypto/tls.Conn of %s: no rawInput/input/hand fields of the expected types, or a release other than %s*, whose crypto/tls was read for tlsbuf.go; reread it and update tlsbuf.go", runtime.Version(), checkedGo)
 	}
 }
 
