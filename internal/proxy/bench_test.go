@@ -38,6 +38,9 @@ func BenchmarkHandshake(b *testing.B) {
 			b.Run(hc.name+"/"+impl, func(b *testing.B) {
 				cc := clientConfig(b)
 				cc.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
+				// Every iteration must be a full handshake (signature,
+				// chain) to measure one; resumption, which real clients
+				// do by default, has BenchmarkResumedHandshake.
 				cc.ClientSessionCache = nil
 				benchHandshakes(b, benchServer(b, impl, hc.cert, hc.key, false), cc, false)
 			})
@@ -52,6 +55,8 @@ func BenchmarkHandshakeMTLS(b *testing.B) {
 		b.Run("X25519MLKEM768/ML-DSA-65/"+impl, func(b *testing.B) {
 			cc := clientConfig(b)
 			cc.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
+			// Full handshakes only: the client's chain is verified on
+			// each, which a resumed session would skip.
 			cc.ClientSessionCache = nil
 			ch, err := certs.LoadChain(filepath.Join(pki(b), certs.ClientMLDSACert), filepath.Join(pki(b), certs.ClientMLDSAKey))
 			if err != nil {
