@@ -59,6 +59,11 @@ type Conn struct {
 	// big: the last read filled its buffer, so the next takes a big one
 	// (see bufSize); owned by the reading goroutine.
 	big bool
+	// emptied: the last read took everything the socket held (it came
+	// back short, or found nothing), so a look for more before waiting
+	// would be a system call that finds nothing; owned by the reading
+	// goroutine.
+	emptied bool
 
 	// ahead holds bytes read but not yet taken by crypto/tls, which asks
 	// for a record or less at a time; it goes back to the pool as soon as
@@ -81,15 +86,32 @@ type Conn struct {
 // NewConn wraps c, which must be a *net.TCPConn or *net.UnixConn (or
 // another syscall.Conn).
 func NewConn(c net.Conn) (*Conn, error) {
+	return NewConnFirst(c, nil)
+}
+
+// NewConnFirst is [NewConn] for a connection whose first bytes
+// [AwaitFirst] read: Read hands them out first. It takes first's buffer,
+// also when it fails.
+func NewConnFirst(c net.Conn, first *First) (*Conn, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
+		first.Release()
 		return nil, errors.New("forward: connection has no file descriptor")
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
+		first.Release()
 		return nil, err
 	}
 	fc := &Conn{Conn: c, rc: rc}
+	if first != nil {
+		if first.b != nil {
+			fc.ahead, fc.aheadBytes = first.b, (*first.b)[:first.n]
+			fc.emptied = first.n < len(*first.b)
+		}
+		fc.aheadErr = first.err
+		*first = First{}
+	}
 	// RawConn.Read calls readFn; when it returns false the goroutine parks
 	// until the poller reports readability, then calls it again. On EAGAIN
 	// the buffer goes back to the pool before parking.
@@ -100,8 +122,10 @@ func NewConn(c net.Conn) (*Conn, error) {
 		fc.rn, fc.rerr = syscall.Read(int(fd), *fc.rb)
 		if fc.rerr == nil {
 			fc.big = fc.rn == len(*fc.rb) || fc.big && fc.rn >= bufSize
+			fc.emptied = fc.rn < len(*fc.rb)
 		}
 		if fc.rerr == syscall.EAGAIN {
+			fc.emptied = true
 			putBuf(fc.rb)
 			fc.rb = nil
 			if fc.tls != nil {
@@ -117,12 +141,17 @@ func NewConn(c net.Conn) (*Conn, error) {
 	return fc, nil
 }
 
-// Read reads as net.Conn does until [Conn.serveFromReadAhead]; after that it
-// returns bytes read ahead by [Conn.fillAhead], then the error that ended
-// the socket, or errWouldBlock.
+// Read returns bytes read ahead ([AwaitFirst], [Conn.fillAhead]) first,
+// then the error that ended the socket. Until [Conn.serveFromReadAhead]
+// it then reads as net.Conn does; after that it returns errWouldBlock.
 func (c *Conn) Read(p []byte) (int, error) {
-	if !c.readAheadOnly || len(p) == 0 {
+	if len(p) == 0 {
 		return c.Conn.Read(p)
+	}
+	if !c.readAheadOnly && len(c.aheadBytes) == 0 && c.aheadErr == nil {
+		n, err := c.Conn.Read(p)
+		c.emptied = err == nil && n < len(p)
+		return n, err
 	}
 	if len(c.aheadBytes) == 0 {
 		if c.aheadErr != nil {
@@ -195,6 +224,68 @@ func (c *Conn) took(err error) (*[]byte, int, error) {
 // truncated record.
 func (c *Conn) fillAhead() error {
 	return c.keepAhead(c.readPooled())
+}
+
+// AwaitFirst waits, holding no buffer, until raw has bytes, an end or an
+// error, or its read deadline passes, and then reads what it holds into
+// a pooled buffer: the client's first flight in one read(2), where a
+// look (MSG_PEEK) and then crypto/tls's reads, sized for a record header
+// first, would take three. It returns only deadline and close errors;
+// how the socket ended is kept for the handshake to find. [NewConn]
+// given the result hands the bytes out first.
+func AwaitFirst(raw net.Conn) (First, error) {
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		return First{}, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return First{}, err
+	}
+	var f First
+	err = rc.Read(func(fd uintptr) bool {
+		if f.b == nil {
+			f.b = getBuf(false)
+		}
+		f.n, f.err = syscall.Read(int(fd), *f.b)
+		if f.err == syscall.EAGAIN {
+			putBuf(f.b)
+			f.b = nil
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return First{}, err
+	}
+	switch {
+	case f.err != nil:
+		f.err = &net.OpError{Op: "read", Net: raw.LocalAddr().Network(), Source: raw.LocalAddr(), Addr: raw.RemoteAddr(), Err: f.err}
+	case f.n == 0:
+		f.err = io.EOF
+	}
+	if f.err != nil {
+		putBuf(f.b)
+		f.b = nil
+	}
+	return f, nil
+}
+
+// First is what [AwaitFirst] read: bytes, or how the socket ended. The
+// zero First holds nothing.
+type First struct {
+	b   *[]byte
+	n   int
+	err error
+}
+
+// Release returns the buffer of a First that no [Conn] took; nil holds
+// nothing.
+func (f *First) Release() {
+	if f != nil && f.b != nil {
+		putBuf(f.b)
+		f.b = nil
+	}
 }
 
 // tryFillAhead is fillAhead without waiting: errWouldBlock when the

@@ -305,6 +305,12 @@ func (p *pipe) clientToBackend() bool {
 		case err == nil:
 			continue // the buffer filled up; more may be waiting
 		case err == errWouldBlock:
+			if p.client.emptied {
+				// The last read emptied the socket: what arrived since,
+				// the fresh goroutine's first read takes.
+				go p.clientSide(true)
+				return false
+			}
 			switch err := p.client.tryFillAhead(); {
 			case err == errWouldBlock:
 				go p.clientSide(true)
@@ -318,8 +324,9 @@ func (p *pipe) clientToBackend() bool {
 			// close_notify or a FIN from the client: pass the half-close
 			// on, after recording it: the backend may answer at once.
 			p.finish(ReasonClientClosed, nil, false)
-			p.halfClose(p.backend, p.client)
-			p.backend.CloseWrite() // fails only when the backend is gone, which its reader sees
+			if p.halfClose(p.backend, p.client) {
+				p.backend.CloseWrite() // fails only when the backend is gone, which its reader sees
+			} // else the backend's direction has ended too: the close at once is its FIN
 			return true
 		default:
 			// A write crypto/tls made itself (a KeyUpdate answer) may
@@ -370,6 +377,12 @@ func (p *pipe) backendToClient() bool {
 			p.fail(ReasonClientError, werr)
 			return true
 		}
+		if p.backend.emptied {
+			// The read emptied the socket: what arrived since, the fresh
+			// goroutine's first read takes.
+			go p.backendSide()
+			return false
+		}
 		buf, n, err = p.backend.tryRead()
 		p.hold(toClient, buf)
 		switch {
@@ -398,7 +411,7 @@ func (p *pipe) fail(reason string, err error) {
 func (p *pipe) backendEnded(err error) {
 	if err == io.EOF {
 		p.finish(ReasonBackendClosed, nil, false)
-		p.halfClose(p.client, p.backend)
+		open := p.halfClose(p.client, p.backend)
 		// A client gone meanwhile fails these too, and its reader sees
 		// that; only a close_notify the client never took is this
 		// direction's to report, as the close timeout.
@@ -406,7 +419,9 @@ func (p *pipe) backendEnded(err error) {
 			p.finish(r, nil, true)
 			return
 		}
-		p.client.CloseWrite()
+		if open {
+			p.client.CloseWrite()
+		} // else the client's direction has ended too: the close at once is its FIN
 		return
 	}
 	p.fail(ReasonBackendError, err)

@@ -79,7 +79,14 @@ func forward(t *testing.T, opts Options, small ...bool) *forwarded {
 		if len(small) > 0 {
 			raw.(*net.TCPConn).SetWriteBuffer(4096)
 		}
-		fc, _ := NewConn(raw)
+		// As the proxy does: the client's first flight is read once it
+		// arrives, and handed to crypto/tls first.
+		first, err := AwaitFirst(raw)
+		if err != nil {
+			raw.Close()
+			return
+		}
+		fc, _ := NewConnFirst(raw, &first)
 		tc := tls.Server(fc, &tls.Config{Certificates: []tls.Certificate{cert}})
 		if err := tc.Handshake(); err != nil {
 			raw.Close()

@@ -31,6 +31,9 @@ type conn struct {
 	log    *slog.Logger
 	attrs  []slog.Attr // what the handshake settled, for the closing line
 
+	// firstRead is the client's first flight, read by forward.AwaitFirst
+	// once it arrived, until the handshake's forward.Conn takes it.
+	firstRead forward.First
 	// first holds the first bytes the client sent, to classify what a
 	// refused client was speaking (tlsconf.ClassifyFirst).
 	first  [8]byte
@@ -132,7 +135,8 @@ func (p *Proxy) serve(c *conn, listener string) {
 	if snap.HandshakeTimeout > 0 {
 		c.raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
 	}
-	err := awaitBytes(c.raw)
+	var err error
+	c.firstRead, err = forward.AwaitFirst(c.raw)
 	p.handle(c, snap, listener, err)
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/quantum-safe-proxy/quantum-safe-proxy/internal/forward"
@@ -32,7 +31,7 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		p.refuse(c, snap, listener, herr)
 		return nil, tls.ConnectionState{}, false
 	}
-	fc, err := forward.NewConn(raw)
+	fc, err := forward.NewConnFirst(raw, &c.firstRead)
 	if err != nil {
 		p.connLog(c).Error("unusable connection", "error", err)
 		p.done(c, forward.ReasonClientError)
@@ -106,29 +105,6 @@ func (p *Proxy) refuse(c *conn, snap *Snapshot, listener string, err error) {
 	}
 	p.connLog(c).Warn("handshake refused", args...)
 	p.done(c, closed)
-}
-
-// awaitBytes parks until the client has sent something (or closed, or
-// the deadline passed) without reading it: RawConn.Read calls ready
-// again each time the poller reports the socket readable.
-func awaitBytes(raw net.Conn) error {
-	sc, ok := raw.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Read(readable)
-}
-
-// readable peeks one byte: EAGAIN means nothing yet, anything else
-// (bytes, EOF, an error) is for the TLS handshake to find.
-func readable(fd uintptr) bool {
-	var b [1]byte
-	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	return err != syscall.EAGAIN
 }
 
 // refusalAttrs details what an allow rule or CRL refused, clipped: the
