@@ -137,7 +137,14 @@ func (p *Proxy) serve(c *conn, listener string) {
 	}
 	var err error
 	c.firstRead, err = forward.AwaitFirst(c.raw)
-	p.handle(c, snap, listener, err)
+	p.warm.run(func() { p.shake(c, snap, listener, err) })
+}
+
+// shake is [Proxy.handle] on a warm goroutine (see warmPool), which
+// serves other connections before and after: a panic ends c alone.
+func (p *Proxy) shake(c *conn, snap *Snapshot, listener string, awaited error) {
+	defer p.recoverConn(c)
+	p.handle(c, snap, listener, awaited)
 }
 
 // handle runs the handshake and dials the backend; forwarding then runs

@@ -90,11 +90,13 @@ type Proxy struct {
 
 	stop     chan struct{} // closed by StopAccepting
 	stopOnce sync.Once
+
+	warm *warmPool // goroutines that run handshakes on grown stacks
 }
 
 // New returns a proxy that serves s until [Proxy.Swap] replaces it.
 func New(opts Options, s *Snapshot) *Proxy {
-	p := &Proxy{opts: opts, obs: opts.Observer, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	p := &Proxy{opts: opts, obs: opts.Observer, conns: map[*conn]struct{}{}, stop: make(chan struct{}), warm: newWarmPool()}
 	if p.obs == nil {
 		p.obs = nobody{}
 	}
