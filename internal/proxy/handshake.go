@@ -49,6 +49,10 @@ func (p *Proxy) handshake(c *conn, snap *Snapshot, listener string, herr error) 
 		herr = net.ErrClosed // evicted as it finished: its socket is closed
 	}
 	if herr != nil {
+		// A client refused before crypto/tls read its whole first
+		// flight (plain HTTP, say) left bytes read ahead in a pooled
+		// buffer that nothing else would give back.
+		fc.DropUnread()
 		c.resumed = tc.ConnectionState().DidResume
 		p.refuse(c, snap, listener, herr)
 		return nil, tls.ConnectionState{}, false
