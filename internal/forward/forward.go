@@ -136,6 +136,13 @@ func Start(tc *tls.Conn, client, backend *Conn, opts Options, n *Counters, done 
 	go p.backendSide()
 }
 
+// running reports, to a direction that has not ended, whether the other
+// one still runs. A direction that has only half-closed (see halfClose)
+// may still be writing its close_notify to a client that does not read,
+// for up to the close timeout: the end of this one must be passed on
+// with a FIN of its own then, not left to the close that follows both.
+func (p *pipe) running() bool { return p.left.Load() > 1 }
+
 // ended is called once by each direction as it ends; the last closes
 // both connections and reports the Result.
 func (p *pipe) ended() {
@@ -324,7 +331,7 @@ func (p *pipe) clientToBackend() bool {
 			// close_notify or a FIN from the client: pass the half-close
 			// on, after recording it: the backend may answer at once.
 			p.finish(ReasonClientClosed, nil, false)
-			if p.halfClose(p.backend, p.client) {
+			if open := p.halfClose(p.backend, p.client); open || p.running() {
 				p.backend.CloseWrite() // fails only when the backend is gone, which its reader sees
 			} // else the backend's direction has ended too: the close at once is its FIN
 			return true
@@ -419,7 +426,7 @@ func (p *pipe) backendEnded(err error) {
 			p.finish(r, nil, true)
 			return
 		}
-		if open {
+		if open || p.running() {
 			p.client.CloseWrite()
 		} // else the client's direction has ended too: the close at once is its FIN
 		return
