@@ -124,20 +124,31 @@ func (p *Proxy) admit(raw net.Conn) *conn {
 // connection is only its socket and this goroutine parked in the poller,
 // on its smallest stack, with no tls.Conn and no logger, so that a flood
 // of clients that connect and stall costs little (README, "Limits"). Then
-// [Proxy.handle] takes over.
+// [Proxy.handle] takes over, on a goroutine an earlier handshake left
+// warm if one lingers (warmPool), else on this one.
 func (p *Proxy) serve(c *conn, listener string) {
+	if shake := p.await(c, listener); shake != nil {
+		p.warm.run(shake)
+	}
+}
+
+// await is [Proxy.serve] up to the handshake, which it returns to run
+// (nil when there is none to run: client mode serves the connection
+// itself). Its recover covers c only until then: the goroutine may go on
+// to run other connections' handshakes, each under its own (shake).
+func (p *Proxy) await(c *conn, listener string) func() {
 	defer p.recoverConn(c)
 	snap := p.snap.Load()
 	if snap.Client != nil {
 		p.serveClient(c, snap, listener)
-		return
+		return nil
 	}
 	if snap.HandshakeTimeout > 0 {
 		c.raw.SetDeadline(c.start.Add(snap.HandshakeTimeout))
 	}
 	var err error
 	c.firstRead, err = forward.AwaitFirst(c.raw)
-	p.warm.run(func() { p.shake(c, snap, listener, err) })
+	return func() { p.shake(c, snap, listener, err) }
 }
 
 // shake is [Proxy.handle] on a warm goroutine (see warmPool), which
