@@ -46,23 +46,10 @@ func TestBackendGetsFINWhileCloseNotifyWaits(t *testing.T) {
 			return
 		}
 		gate.TCPConn = raw.(*net.TCPConn)
-		first, err := AwaitFirst(gate)
-		if err != nil {
-			raw.Close()
+		tc, fc, bc, ok := shake(gate, &tls.Config{Certificates: []tls.Certificate{cert}}, back.Addr().String())
+		if !ok {
 			return
 		}
-		fc, _ := NewConnFirst(gate, &first)
-		tc := tls.Server(fc, &tls.Config{Certificates: []tls.Certificate{cert}, SessionTicketsDisabled: true})
-		if err := tc.Handshake(); err != nil {
-			raw.Close()
-			return
-		}
-		b, err := net.Dial("tcp", back.Addr().String())
-		if err != nil {
-			raw.Close()
-			return
-		}
-		bc, _ := NewConn(b)
 		gate.shut = make(chan struct{}) // from now on writes to the client wait
 		result <- Run(tc, fc, bc, Options{CloseTimeout: 10 * time.Second}, nil)
 	}()

@@ -79,25 +79,10 @@ func forward(t *testing.T, opts Options, small ...bool) *forwarded {
 		if len(small) > 0 {
 			raw.(*net.TCPConn).SetWriteBuffer(4096)
 		}
-		// As the proxy does: the client's first flight is read once it
-		// arrives, and handed to crypto/tls first.
-		first, err := AwaitFirst(raw)
-		if err != nil {
-			raw.Close()
+		tc, fc, bc, ok := shake(raw, &tls.Config{Certificates: []tls.Certificate{cert}}, back.Addr().String())
+		if !ok {
 			return
 		}
-		fc, _ := NewConnFirst(raw, &first)
-		tc := tls.Server(fc, &tls.Config{Certificates: []tls.Certificate{cert}})
-		if err := tc.Handshake(); err != nil {
-			raw.Close()
-			return
-		}
-		b, err := net.Dial("tcp", back.Addr().String())
-		if err != nil {
-			raw.Close()
-			return
-		}
-		bc, _ := NewConn(b)
 		f.server <- tc
 		f.result <- Run(tc, fc, bc, opts, nil)
 	}()
@@ -119,6 +104,31 @@ func forward(t *testing.T, opts Options, small ...bool) *forwarded {
 	t.Cleanup(func() { bc.Close() })
 	f.backend = bc.(*net.TCPConn)
 	return f
+}
+
+// shake serves raw's TLS side as the proxy does: the client's first
+// flight is read once it arrives and handed to crypto/tls first, the
+// handshake runs, and the backend is dialed. When a step fails it closes
+// raw and reports false.
+func shake(raw net.Conn, cfg *tls.Config, backend string) (*tls.Conn, *Conn, *Conn, bool) {
+	first, err := AwaitFirst(raw)
+	if err != nil {
+		raw.Close()
+		return nil, nil, nil, false
+	}
+	fc, _ := NewConnFirst(raw, &first)
+	tc := tls.Server(fc, cfg)
+	if err := tc.Handshake(); err != nil {
+		raw.Close()
+		return nil, nil, nil, false
+	}
+	b, err := net.Dial("tcp", backend)
+	if err != nil {
+		raw.Close()
+		return nil, nil, nil, false
+	}
+	bc, _ := NewConn(b)
+	return tc, fc, bc, true
 }
 
 func listen(t *testing.T) net.Listener {
