@@ -231,7 +231,7 @@ func (c *Conn) fillAhead() error {
 // a pooled buffer: the client's first flight in one read(2), where a
 // look (MSG_PEEK) and then crypto/tls's reads, sized for a record header
 // first, would take three. It returns only deadline and close errors;
-// how the socket ended is kept for the handshake to find. [NewConn]
+// how the socket ended is kept for the handshake to find. [NewConnFirst]
 // given the result hands the bytes out first.
 func AwaitFirst(raw net.Conn) (First, error) {
 	sc, ok := raw.(syscall.Conn)
